@@ -1,0 +1,31 @@
+//! rocforge-ci: keeps the container images of ROCm CI pinned, verified and fresh.
+//!
+//! The library holds every check; the `rocforge-ci` binary only parses arguments, calls one
+//! function per command and renders what comes back. Layout:
+//!
+//! - [`config`]: the matrix and policy files, parsed with spans and validated.
+//! - [`findings`]: the one outcome model (codes, severities, exit status).
+//! - [`reference`], [`version`]: image references and release versions.
+//! - [`resolve`], [`verify`], [`bootstrap`]: the resolver → verifier flow.
+//! - [`state`]: the files a run leaves behind (snapshot, run record, `.ci_mode`).
+//! - [`report`]: human text, JSON, GitHub annotations, step outputs and summary.
+//! - [`snapi`], [`clamp`]: the extension interface and the ROCm environment capture.
+//! - [`fsutil`], [`hashing`]: atomic writes, locks, safe paths, streaming SHA-256.
+
+pub mod bootstrap;
+pub mod cache;
+pub mod config;
+pub mod findings;
+pub mod fsutil;
+pub mod hashing;
+pub mod reference;
+pub mod report;
+pub mod resolve;
+pub mod state;
+pub mod verify;
+pub mod version;
+
+/// The calendar day (UTC) that digest ages are counted to.
+pub fn today(now: jiff::Timestamp) -> jiff::civil::Date {
+    jiff::tz::TimeZone::UTC.to_datetime(now).date()
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `rocforge-ci` binary. One test binary; the shared [`TestContext`]
+//! gives each test its own workspace.
+
+mod bad_input;
+mod common;
+mod github;
+mod help;
+mod offline;
