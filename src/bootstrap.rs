@@ -5,10 +5,12 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::clamp::handoff;
 use crate::config::{self, Workspace};
 use crate::findings::{Code, Finding, Findings, Severity};
 use crate::fsutil::FsError;
 use crate::resolve::{Resolution, Selection, resolve_offline};
+use crate::snapi::{Session, Snapi};
 use crate::state::{self, RunRecord, format_timestamp};
 use crate::verify::{EntryCheck, verify_offline};
 
@@ -57,7 +59,15 @@ pub fn offline_bootstrap(
             ));
         }
     }
-    let run = run_record("offline-bootstrap", resolution.as_ref(), &findings, now);
+    let entry = resolution
+        .as_ref()
+        .and_then(|r| config.matrix.find(&r.snapshot.version, &r.snapshot.os));
+    let snapi = Snapi::with_builtins(Session::new(&workspace.root, now));
+    let handoff = handoff::run(workspace, &snapi, entry, &mut findings);
+    let mut run = run_record("offline-bootstrap", resolution.as_ref(), &findings, now);
+    run.clamp_manifest_path = handoff.manifest_path;
+    run.verify_status = handoff.verify_status;
+    run.verify_message = handoff.verify_message;
     state::write_run_record(workspace, &run)?;
     Ok(BootstrapOutcome {
         resolution,

@@ -46,6 +46,15 @@ pub enum Code {
     ClampManifestFound,
     ClampRestoreFailed,
     ClampVerifyFailed,
+    ClampMissing,
+    ClampAdded,
+    ClampContentChanged,
+    ClampModeChanged,
+    ClampTypeChanged,
+    ClampLinkChanged,
+    ClampVersionMismatch,
+    ClampEnvChanged,
+    ClampAgentsChanged,
 }
 
 /// What kind of problem a code is; the policy mode maps classes to severities.
@@ -78,8 +87,10 @@ impl Code {
             DigestMismatch => Class::Integrity,
             TarballMismatch => Class::Tamper,
             DigestStale | DateInFuture => Class::Freshness,
-            TarballUnreadable | ClampRestoreFailed => Class::Degraded,
-            ClampVerifyFailed => Class::Environment,
+            TarballUnreadable => Class::Degraded,
+            ClampRestoreFailed | ClampVerifyFailed | ClampMissing | ClampAdded
+            | ClampContentChanged | ClampModeChanged | ClampTypeChanged | ClampLinkChanged
+            | ClampVersionMismatch | ClampEnvChanged | ClampAgentsChanged => Class::Environment,
             DigestNotRecorded | TarballMissing | TarballUnpinned | ModeChanged
             | LiveUnavailable | ClampManifestFound => Class::Notice,
         }
@@ -130,6 +141,15 @@ code_names! {
     ClampManifestFound => "clamp-manifest-found",
     ClampRestoreFailed => "clamp-restore-failed",
     ClampVerifyFailed => "clamp-verify-failed",
+    ClampMissing => "clamp-missing",
+    ClampAdded => "clamp-added",
+    ClampContentChanged => "clamp-content-changed",
+    ClampModeChanged => "clamp-mode-changed",
+    ClampTypeChanged => "clamp-type-changed",
+    ClampLinkChanged => "clamp-link-changed",
+    ClampVersionMismatch => "clamp-version-mismatch",
+    ClampEnvChanged => "clamp-env-changed",
+    ClampAgentsChanged => "clamp-agents-changed",
 }
 
 impl Serialize for Code {

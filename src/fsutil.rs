@@ -52,6 +52,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     Ok(())
 }
 
+/// Copies `source` to `dest` atomically, streaming (files may be large), with `mode` when given.
+pub fn copy_atomic(source: &Path, dest: &Path, mode: Option<u32>) -> Result<(), FsError> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| FsError::new("creating directory", dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".rocforge-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| FsError::new("creating temporary file in", dir, e))?;
+    let mut input = File::open(source).map_err(|e| FsError::new("opening", source, e))?;
+    io::copy(&mut input, tmp.as_file_mut())
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| FsError::new("copying", source, e))?;
+    if let Some(mode) = mode {
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
+            .map_err(|e| FsError::new("setting permissions of", dest, e))?;
+    }
+    tmp.persist(dest)
+        .map_err(|e| FsError::new("replacing", dest, e.error))?;
+    Ok(())
+}
+
 /// Serialises `value` as pretty JSON with a final newline and writes it atomically.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), FsError> {
     let mut text = serde_json::to_string_pretty(value)

@@ -14,6 +14,7 @@
 
 pub mod bootstrap;
 pub mod cache;
+pub mod clamp;
 pub mod config;
 pub mod findings;
 pub mod fsutil;
@@ -21,6 +22,7 @@ pub mod hashing;
 pub mod reference;
 pub mod report;
 pub mod resolve;
+pub mod snapi;
 pub mod state;
 pub mod verify;
 pub mod version;

@@ -86,6 +86,22 @@ pub enum Command {
         #[command(subcommand)]
         action: ModeAction,
     },
+    /// SNAPI, the extension interface: list, call or serve extension commands.
+    #[command(
+        after_help = "Examples:\n  rocforge-ci snapi list\n  rocforge-ci snapi call clamp.verify --payload '{\"manifest_path\": \"build/clamp/manifest.json\"}'\n  echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"snapi.list\"}' | rocforge-ci snapi serve"
+    )]
+    Snapi {
+        #[command(subcommand)]
+        action: SnapiAction,
+    },
+    /// Clamp: capture, verify and restore the ROCm environment (the clamp.* SNAPI calls).
+    #[command(
+        after_help = "Examples:\n  rocforge-ci clamp capture --target /opt/rocm --archive\n  rocforge-ci clamp verify\n  rocforge-ci clamp restore --dry-run"
+    )]
+    Clamp {
+        #[command(subcommand)]
+        action: ClampAction,
+    },
     /// Check the matrix file.
     #[command(after_help = "Example:\n  rocforge-ci matrix check --matrix ci/rocm_matrix.yml")]
     Matrix {
@@ -126,4 +142,52 @@ pub enum ModeAction {
 pub enum MatrixAction {
     /// Report every problem of the matrix (and the policy) with file:line:column.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapiAction {
+    /// List every registered command as extension.command.
+    List,
+    /// Call one command with a JSON object payload and print its result.
+    Call {
+        /// extension.command, e.g. clamp.verify
+        name: String,
+        /// The payload: inline JSON, or @FILE to read it from a file.
+        #[arg(long, default_value = "{}")]
+        payload: String,
+    },
+    /// Serve JSON-RPC 2.0 on stdin/stdout, one message per line (method = extension.command).
+    Serve,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClampAction {
+    /// Record a ROCm tree (following its symlink chain) into manifest.json and env.sh.
+    Capture {
+        /// The ROCm root.
+        #[arg(long, default_value = "/opt/rocm")]
+        target: String,
+        /// Where manifest.json and env.sh go.
+        #[arg(long, default_value = "build/clamp")]
+        output: String,
+        /// Also keep every file's content, so that restore can repair drift.
+        #[arg(long)]
+        archive: bool,
+    },
+    /// Compare the live tree and environment with the manifest; every mismatch is reported.
+    Verify {
+        #[arg(long, default_value = "build/clamp/manifest.json")]
+        manifest: String,
+    },
+    /// Re-apply the environment (env.sh, $GITHUB_ENV) and repair drift from the archive.
+    Restore {
+        #[arg(long, conflicts_with = "env")]
+        manifest: Option<String>,
+        /// Apply only the environment of this env.sh.
+        #[arg(long)]
+        env: Option<String>,
+        /// Show what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }

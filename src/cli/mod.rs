@@ -1,6 +1,7 @@
 //! CLI glue: one function per command, each returning a [`Report`] for `main` to render.
 
 pub mod args;
+mod extensions;
 mod output;
 
 use anyhow::{Context as _, Result};
@@ -45,6 +46,8 @@ pub fn run(cli: &Cli) -> Result<Report> {
         Command::Matrix {
             action: MatrixAction::Check,
         } => matrix_check(&workspace),
+        Command::Snapi { action } => extensions::snapi(&workspace, action, now),
+        Command::Clamp { action } => extensions::clamp(&workspace, action, now),
     }
 }
 

@@ -12,6 +12,8 @@ fn help_texts_have_examples() {
         ("offline_bootstrap", &["offline-bootstrap", "--help"]),
         ("mode", &["mode", "--help"]),
         ("matrix", &["matrix", "--help"]),
+        ("snapi", &["snapi", "--help"]),
+        ("clamp", &["clamp", "--help"]),
     ] {
         let run = ctx.run(args);
         assert_eq!(run.code, 0);

@@ -2,6 +2,7 @@
 //! gives each test its own workspace.
 
 mod bad_input;
+mod clamp;
 mod common;
 mod github;
 mod help;
