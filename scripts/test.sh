@@ -8,6 +8,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 needs=(
   "sha256sum:coreutils"
   "python3:python3"
+  "docker-registry:docker-registry"   # the real registry the live tests start on loopback
+  "skopeo:skopeo"                     # pushes test images and cross-checks digests
+  "htpasswd:apache2-utils"            # Basic-auth registry
+  "openssl:openssl"                   # test CA, server and token-issuer certificates
+  "tar:tar"
+  "gzip:gzip"
 )
 missing=()
 for pair in "${needs[@]}"; do

@@ -39,8 +39,19 @@ pub enum Code {
     TarballUnpinned,
     TarballMismatch,
     TarballUnreadable,
-    // Network.
+    // Network and registry.
     LiveUnavailable,
+    RegistryUnreachable,
+    RegistryError,
+    RegistryLied,
+    DigestDrift,
+    DigestUnpinned,
+    TagMissing,
+    // Follow-ups: the update dispatch and webhooks.
+    DispatchSent,
+    DispatchFailed,
+    NotifySent,
+    NotifyFailed,
     // Runs and the Clamp hand-off.
     ModeChanged,
     ClampManifestFound,
@@ -67,6 +78,8 @@ pub enum Class {
     /// Something is known to be a different artefact than recorded (a cached tarball whose hash
     /// disagrees): an error whatever the mode, because using it would run another image.
     Tamper,
+    /// The registry could not be asked: error in strict, warning otherwise.
+    Reachability,
     /// A pin got old: a warning in every mode.
     Freshness,
     /// A cache or service could not be used; the run falls back: a warning.
@@ -84,8 +97,11 @@ impl Code {
             ConfigMissing | ConfigSyntax | ConfigUnknownKey | ConfigMissingKey | ConfigType
             | ConfigInvalid | DigestMalformed | DateInvalid | MatrixEmpty | EntryDuplicate
             | TarballShared | PathUnsafe | EntryNotFound | UsageError => Class::Input,
-            DigestMismatch => Class::Integrity,
-            TarballMismatch => Class::Tamper,
+            DigestMismatch | DigestDrift | DigestUnpinned | TagMissing => Class::Integrity,
+            TarballMismatch | RegistryLied => Class::Tamper,
+            RegistryUnreachable | RegistryError => Class::Reachability,
+            DispatchFailed | NotifyFailed => Class::Degraded,
+            DispatchSent | NotifySent => Class::Notice,
             DigestStale | DateInFuture => Class::Freshness,
             TarballUnreadable => Class::Degraded,
             ClampRestoreFailed | ClampVerifyFailed | ClampMissing | ClampAdded
@@ -137,6 +153,16 @@ code_names! {
     TarballMismatch => "tarball-mismatch",
     TarballUnreadable => "tarball-unreadable",
     LiveUnavailable => "live-unavailable",
+    RegistryUnreachable => "registry-unreachable",
+    RegistryError => "registry-error",
+    RegistryLied => "registry-digest-mismatch",
+    DigestDrift => "digest-drift",
+    DigestUnpinned => "digest-unpinned",
+    TagMissing => "tag-missing",
+    DispatchSent => "dispatch-sent",
+    DispatchFailed => "dispatch-failed",
+    NotifySent => "notify-sent",
+    NotifyFailed => "notify-failed",
     ModeChanged => "mode-changed",
     ClampManifestFound => "clamp-manifest-found",
     ClampRestoreFailed => "clamp-restore-failed",
@@ -150,6 +176,13 @@ code_names! {
     ClampVersionMismatch => "clamp-version-mismatch",
     ClampEnvChanged => "clamp-env-changed",
     ClampAgentsChanged => "clamp-agents-changed",
+}
+
+impl Code {
+    /// Whether the weekly refresh should run now (drift or an old pin) in auto_update mode.
+    pub fn wants_refresh(self) -> bool {
+        matches!(self.class(), Class::Integrity | Class::Freshness)
+    }
 }
 
 impl Serialize for Code {
@@ -178,6 +211,10 @@ impl Severity {
         match class {
             Class::Input | Class::Tamper | Class::Environment => Severity::Error,
             Class::Integrity => match mode {
+                Mode::Strict => Severity::Error,
+                Mode::Warn | Mode::AutoUpdate => Severity::Warning,
+            },
+            Class::Reachability => match mode {
                 Mode::Strict => Severity::Error,
                 Mode::Warn | Mode::AutoUpdate => Severity::Warning,
             },

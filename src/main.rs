@@ -8,6 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::args::Cli::parse();
+    cli::mask_secrets();
     let result = cli::run(&cli).and_then(|report| {
         cli::emit(&report, cli.global.json)?;
         Ok(report.exit_status())

@@ -151,7 +151,7 @@ pub fn report_tarball(
     findings.push(finding.about(subject));
 }
 
-fn no_candidate_message(matrix: &Matrix, selection: &Selection) -> String {
+pub(crate) fn no_candidate_message(matrix: &Matrix, selection: &Selection) -> String {
     let available: Vec<String> = matrix.images.iter().map(Entry::label).collect();
     let wanted = match (&selection.version, &selection.os) {
         (Some(v), Some(os)) => format!("version {v} on {os}"),

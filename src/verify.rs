@@ -20,6 +20,9 @@ pub struct EntryCheck {
     pub added: Option<String>,
     pub age_days: Option<i64>,
     pub tarball: TarballState,
+    /// The digest the registry has for the tag now (live verification only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_digest: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release_notes: Option<String>,
 }
@@ -68,6 +71,7 @@ pub fn verify_offline(
                 added: entry.added.as_ref().map(|d| d.value.to_string()),
                 age_days,
                 tarball,
+                live_digest: None,
                 release_notes: entry.release_notes.clone(),
             }
         })

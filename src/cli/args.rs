@@ -80,6 +80,26 @@ pub enum Command {
         #[command(flatten)]
         selection: SelectionArgs,
     },
+    /// Diagnostics, then live resolve + verify if the registry answers (200/401), else offline.
+    #[command(after_help = "Example:\n  rocforge-ci smart-bootstrap || echo \"exit $?\"")]
+    SmartBootstrap {
+        #[command(flatten)]
+        selection: SelectionArgs,
+    },
+    /// Registry reachability (DNS, HTTP code of /v2/, latency) and which credentials are set.
+    ///
+    /// Credential values are never printed, only whether they are present.
+    #[command(
+        after_help = "Examples:\n  rocforge-ci diagnostics\n  rocforge-ci diagnostics --ci   # one JSON line for CI logs"
+    )]
+    Diagnostics {
+        /// One JSON line: timestamp, ghcr_status, ghcr_code, dns_status, ghcr_user, ghcr_token_present, github_token_present, …
+        #[arg(long)]
+        ci: bool,
+        /// The registry to check (default: the matrix's upstream registry).
+        #[arg(long)]
+        registry: Option<String>,
+    },
     /// Show or clear the mode recorded in .ci_mode.
     #[command(after_help = "Examples:\n  rocforge-ci mode show\n  rocforge-ci mode reset")]
     Mode {

@@ -7,17 +7,21 @@ mod output;
 use anyhow::{Context as _, Result};
 use jiff::Timestamp;
 
-use rocforge_ci::bootstrap::offline_bootstrap;
-use rocforge_ci::config::{self, Workspace};
+use rocforge_ci::bootstrap::{self, BootstrapOutcome, Network, upstream_host};
+use rocforge_ci::config::{self, Config, Workspace};
+use rocforge_ci::diagnostics::diagnose;
 use rocforge_ci::findings::{Code, Finding, Findings};
+use rocforge_ci::followup::{GitHub, dispatch_if_needed, notify_if_needed};
+use rocforge_ci::live::{resolve_live, verify_live};
 use rocforge_ci::reference::Reference;
+use rocforge_ci::registry::{Client, RegistryOptions};
 use rocforge_ci::report::Report;
 use rocforge_ci::resolve::{Selection, report_tarball, resolve_offline};
 use rocforge_ci::state;
 use rocforge_ci::verify::verify_offline;
 
 use args::{Cli, Command, MatrixAction, ModeAction, NetworkArgs, SelectionArgs};
-pub use output::emit;
+pub use output::{emit, mask_secrets};
 
 /// The clock. `ROCFORGE_NOW` (RFC 3339) pins it, for reproducible runs and tests.
 fn now() -> Result<Timestamp> {
@@ -36,12 +40,34 @@ pub fn run(cli: &Cli) -> Result<Report> {
         policy: cli.global.policy.clone(),
     };
     let now = now()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     match &cli.command {
-        Command::Resolve { network, selection } => resolve(&workspace, network, selection, now),
-        Command::Verify { reference, network } => {
-            verify(&workspace, reference.as_deref(), network, now)
+        Command::Resolve { network, selection } => {
+            runtime.block_on(resolve(&workspace, network, selection, now))
         }
-        Command::OfflineBootstrap { selection } => bootstrap(&workspace, selection, now),
+        Command::Verify { reference, network } => {
+            runtime.block_on(verify(&workspace, reference.as_deref(), network, now))
+        }
+        Command::OfflineBootstrap { selection } => runtime.block_on(run_bootstrap(
+            "offline-bootstrap",
+            &workspace,
+            selection,
+            false,
+            now,
+        )),
+        Command::SmartBootstrap { selection } => runtime.block_on(run_bootstrap(
+            "smart-bootstrap",
+            &workspace,
+            selection,
+            true,
+            now,
+        )),
+        Command::Diagnostics { ci, registry } => {
+            runtime.block_on(diagnostics(&workspace, *ci, registry.as_deref(), now))
+        }
         Command::Mode { action } => mode(&workspace, action, now),
         Command::Matrix {
             action: MatrixAction::Check,
@@ -58,34 +84,48 @@ fn selection(args: &SelectionArgs) -> Selection {
     }
 }
 
-/// Live registry access is not part of this build yet: `--auto` falls back to offline and
-/// says so; without `--offline` or `--auto` the command refuses rather than pretend.
-fn network_mode(network: &NetworkArgs, findings: &mut Findings) -> bool {
-    if network.offline {
-        return true;
-    }
-    if network.auto {
-        findings.push(Finding::new(
-            Code::LiveUnavailable,
-            "--auto: this build has no registry client yet, so the run is offline",
-        ));
-        return true;
-    }
-    findings.push(Finding::new(
-        Code::UsageError,
-        "live registry access is not available in this build; pass --offline (or --auto)",
-    ));
-    false
+fn client() -> Result<Client> {
+    Ok(Client::new(RegistryOptions::from_env()?)?)
 }
 
-fn load(workspace: &Workspace, command: &'static str) -> (Option<config::Config>, Report) {
+/// `--offline`: no client. `--auto`: a client if the registry answers. Default: a client.
+async fn choose_network(
+    network: &NetworkArgs,
+    config: &Config,
+    selection: &Selection,
+    now: Timestamp,
+    findings: &mut Findings,
+) -> Result<Option<Client>> {
+    if network.offline {
+        return Ok(None);
+    }
+    let client = client()?;
+    if network.auto
+        && let Some(host) = upstream_host(config, selection)
+    {
+        let report = diagnose(&client, &host, now).await;
+        if !report.reachable() {
+            let why = report
+                .error
+                .unwrap_or_else(|| format!("HTTP {:?}", report.ghcr_code));
+            findings.push(Finding::new(
+                Code::LiveUnavailable,
+                format!("--auto: {host} is unreachable ({why}); running offline"),
+            ));
+            return Ok(None);
+        }
+    }
+    Ok(Some(client))
+}
+
+fn load(workspace: &Workspace, command: &'static str) -> (Option<Config>, Report) {
     let (config, loaded) = config::load(workspace);
     let mut findings = Findings::new(config.as_ref().map(|c| c.policy.mode).unwrap_or_default());
     findings.extend(loaded);
     (config, Report::new(command, findings))
 }
 
-fn resolve(
+async fn resolve(
     workspace: &Workspace,
     network: &NetworkArgs,
     args: &SelectionArgs,
@@ -95,16 +135,23 @@ fn resolve(
     let Some(config) = config else {
         return Ok(report);
     };
-    if !network_mode(network, &mut report.findings) {
-        return Ok(report);
-    }
-    let Some(resolution) = resolve_offline(
-        workspace,
-        &config,
-        &selection(args),
-        now,
-        &mut report.findings,
-    ) else {
+    let selection = selection(args);
+    let client = choose_network(network, &config, &selection, now, &mut report.findings).await?;
+    let resolution = match &client {
+        Some(client) => {
+            resolve_live(
+                workspace,
+                &config,
+                client,
+                &selection,
+                now,
+                &mut report.findings,
+            )
+            .await
+        }
+        None => resolve_offline(workspace, &config, &selection, now, &mut report.findings),
+    };
+    let Some(resolution) = resolution else {
         return Ok(report);
     };
     let entry = config
@@ -125,7 +172,7 @@ fn resolve(
     Ok(report.with_data(&resolution))
 }
 
-fn verify(
+async fn verify(
     workspace: &Workspace,
     reference: Option<&str>,
     network: &NetworkArgs,
@@ -144,23 +191,61 @@ fn verify(
     let Some(config) = config else {
         return Ok(report);
     };
-    if !network_mode(network, &mut report.findings) {
-        return Ok(report);
-    }
-    report.entries = verify_offline(
-        workspace,
+    let client = choose_network(
+        network,
         &config,
-        target.as_ref(),
-        rocforge_ci::today(now),
+        &Selection::default(),
+        now,
         &mut report.findings,
-    );
+    )
+    .await?;
+    let today = rocforge_ci::today(now);
+    report.entries = match &client {
+        Some(client) => {
+            let entries = verify_live(
+                workspace,
+                &config,
+                client,
+                target.as_ref(),
+                today,
+                &mut report.findings,
+            )
+            .await;
+            dispatch_if_needed(&config.policy, &GitHub::from_env(), &mut report.findings).await;
+            entries
+        }
+        None => verify_offline(
+            workspace,
+            &config,
+            target.as_ref(),
+            today,
+            &mut report.findings,
+        ),
+    };
+    notify_if_needed(&config.policy, "verify", &mut report.findings).await;
     report.output("status", report.exit_status().as_str());
     Ok(report)
 }
 
-fn bootstrap(workspace: &Workspace, args: &SelectionArgs, now: Timestamp) -> Result<Report> {
-    let outcome = offline_bootstrap(workspace, &selection(args), now)?;
-    let mut report = Report::new("offline-bootstrap", outcome.findings.clone());
+async fn run_bootstrap(
+    command: &'static str,
+    workspace: &Workspace,
+    args: &SelectionArgs,
+    smart: bool,
+    now: Timestamp,
+) -> Result<Report> {
+    let github = GitHub::from_env();
+    let client = if smart { Some(client()?) } else { None };
+    let network = match &client {
+        Some(client) => Network::Smart {
+            client,
+            github: &github,
+        },
+        None => Network::Offline,
+    };
+    let outcome: BootstrapOutcome =
+        bootstrap::bootstrap(command, workspace, &selection(args), network, now).await?;
+    let mut report = Report::new(command, outcome.findings.clone());
     report.entries = outcome.entries.clone();
     if let Some(resolution) = &outcome.resolution {
         report.headline = Some(resolution.reference.clone());
@@ -169,6 +254,65 @@ fn bootstrap(workspace: &Workspace, args: &SelectionArgs, now: Timestamp) -> Res
         report.output("mode", resolution.snapshot.mode.as_str());
     }
     Ok(report.with_data(&outcome))
+}
+
+async fn diagnostics(
+    workspace: &Workspace,
+    ci: bool,
+    registry: Option<&str>,
+    now: Timestamp,
+) -> Result<Report> {
+    let (config, mut report) = load(workspace, "diagnostics");
+    let host = match registry {
+        Some(host) => host.to_owned(),
+        None => match config
+            .as_ref()
+            .and_then(|c| upstream_host(c, &Selection::default()))
+        {
+            Some(host) => host,
+            None => return Ok(report),
+        },
+    };
+    // Diagnostics report; they do not judge the matrix.
+    report.findings = Findings::new(report.findings.mode());
+    let result = diagnose(&client()?, &host, now).await;
+    report.headline = Some(if ci {
+        serde_json::to_string(&result)?
+    } else {
+        let code = result
+            .ghcr_code
+            .map_or("none".to_owned(), |c| c.to_string());
+        format!(
+            "registry {}: {} (HTTP {code}, DNS {}, {} ms)\ncredentials: GHCR_USER {}, GHCR_TOKEN {}, GITHUB_TOKEN {}, docker config {}{}",
+            result.registry,
+            result.ghcr_status,
+            result.dns_status,
+            result.latency_ms.map_or("–".to_owned(), |l| l.to_string()),
+            present(result.ghcr_user),
+            present(result.ghcr_token_present),
+            present(result.github_token_present),
+            present(result.docker_config_present),
+            result
+                .error
+                .as_ref()
+                .map(|e| format!("\nerror: {e}"))
+                .unwrap_or_default()
+        )
+    });
+    for (key, value) in [
+        ("ghcr_status", result.ghcr_status.to_owned()),
+        (
+            "ghcr_code",
+            result.ghcr_code.map(|c| c.to_string()).unwrap_or_default(),
+        ),
+    ] {
+        report.output(key, value);
+    }
+    Ok(report.with_data(&result))
+}
+
+fn present(set: bool) -> &'static str {
+    if set { "set" } else { "not set" }
 }
 
 fn mode(workspace: &Workspace, action: &ModeAction, now: Timestamp) -> Result<Report> {

@@ -47,3 +47,19 @@ fn append(path: &Path, text: &str) -> Result<()> {
     file.write_all(text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
 }
+
+/// Inside GitHub Actions, tells the runner to hide every token value this process can see
+/// before anything else is printed.
+pub fn mask_secrets() {
+    if !env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        return;
+    }
+    let mut stderr = io::stderr().lock();
+    for name in ["GITHUB_TOKEN", "GHCR_TOKEN"] {
+        if let Ok(value) = env::var(name)
+            && !value.is_empty()
+        {
+            let _ = stderr.write_all(github::mask(&value).as_bytes());
+        }
+    }
+}

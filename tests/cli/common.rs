@@ -38,10 +38,46 @@ impl From<Output> for Run {
 impl TestContext {
     /// An empty workspace.
     pub fn empty() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // No credentials of the machine running the tests: an empty Docker config directory.
+        let docker = dir.path().join(".docker-config");
         Self {
-            dir: tempfile::tempdir().expect("temp dir"),
-            env: vec![("ROCFORGE_NOW".into(), NOW.into())],
+            env: vec![
+                ("ROCFORGE_NOW".into(), NOW.into()),
+                ("DOCKER_CONFIG".into(), docker.display().to_string()),
+                ("HOME".into(), dir.path().display().to_string()),
+            ],
+            dir,
         }
+    }
+
+    /// A workspace whose matrix points at `image` (and `mirror`), e.g. a local registry.
+    pub fn with_image(image: &str, mirror: Option<&str>, entries: &str, policy: &str) -> Self {
+        let ctx = Self::empty();
+        let mirror = mirror
+            .map(|m| format!("  mirror: {m}\n"))
+            .unwrap_or_default();
+        ctx.write(
+            "ci/rocm_matrix.yml",
+            &format!("rocm:\n  image: {image}\n{mirror}  images:\n{entries}"),
+        );
+        ctx.write("ci/rocm_policy.yml", &format!("policy:\n{policy}"));
+        ctx
+    }
+
+    /// Writes a Docker config whose `auths` hold `user:password` for `host`.
+    pub fn docker_login(&self, host: &str, user: &str, password: &str) {
+        use base64::Engine as _;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.write(
+            ".docker-config/config.json",
+            &serde_json::json!({"auths": {host: {"auth": auth}}}).to_string(),
+        );
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.to_owned(), value.to_owned()));
     }
 
     /// A workspace with the repository's own `ci/` files.

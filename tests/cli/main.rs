@@ -5,5 +5,7 @@ mod bad_input;
 mod clamp;
 mod common;
 mod github;
+mod harness;
 mod help;
+mod live;
 mod offline;

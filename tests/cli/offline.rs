@@ -270,22 +270,6 @@ fn mode_show_and_reset_keep_the_earlier_tools_keys() {
 }
 
 #[test]
-fn live_mode_is_refused_honestly_and_auto_falls_back() {
-    let ctx = TestContext::with_repo_config();
-    let run = ctx.run(&["resolve"]);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("pass --offline"), "{}", run.stderr);
-    assert!(!ctx.path("build").exists());
-    let run = ctx.run(&["resolve", "--auto"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("note[live-unavailable]"),
-        "{}",
-        run.stderr
-    );
-}
-
-#[test]
 fn the_offline_script_runs_the_same_flow() {
     let ctx = TestContext::with_repo_config();
     let script =
