@@ -47,6 +47,10 @@ pub enum Code {
     DigestDrift,
     DigestUnpinned,
     TagMissing,
+    // The updater.
+    EntryAdded,
+    EntryRefreshed,
+    TagVanished,
     // Follow-ups: the update dispatch and webhooks.
     DispatchSent,
     DispatchFailed,
@@ -101,7 +105,8 @@ impl Code {
             TarballMismatch | RegistryLied => Class::Tamper,
             RegistryUnreachable | RegistryError => Class::Reachability,
             DispatchFailed | NotifyFailed => Class::Degraded,
-            DispatchSent | NotifySent => Class::Notice,
+            DispatchSent | NotifySent | EntryAdded | EntryRefreshed => Class::Notice,
+            TagVanished => Class::Freshness,
             DigestStale | DateInFuture => Class::Freshness,
             TarballUnreadable => Class::Degraded,
             ClampRestoreFailed | ClampVerifyFailed | ClampMissing | ClampAdded
@@ -159,6 +164,9 @@ code_names! {
     DigestDrift => "digest-drift",
     DigestUnpinned => "digest-unpinned",
     TagMissing => "tag-missing",
+    EntryAdded => "entry-added",
+    EntryRefreshed => "entry-refreshed",
+    TagVanished => "tag-vanished",
     DispatchSent => "dispatch-sent",
     DispatchFailed => "dispatch-failed",
     NotifySent => "notify-sent",

@@ -28,6 +28,7 @@ pub mod report;
 pub mod resolve;
 pub mod snapi;
 pub mod state;
+pub mod update;
 pub mod verify;
 pub mod version;
 

@@ -74,6 +74,28 @@ pub enum Command {
         #[command(flatten)]
         network: NetworkArgs,
     },
+    /// Record new tags and moved digests in the matrix, in place, for the weekly PR.
+    ///
+    /// Lists every tag of the upstream repository, keeps those matching the tag template for
+    /// the OSes (--os, else the policy's preferred_os, else the matrix's), adds new versions
+    /// with their digest and today's date, refreshes moved digests and reports vanished tags.
+    /// Comments and formatting of untouched lines survive. Sets the step output `changed`.
+    #[command(
+        after_help = "Examples:\n  rocforge-ci update --dry-run\n  rocforge-ci update --os ubuntu-22.04 --os ubuntu-24.04 --pr-body build/update-pr.md"
+    )]
+    Update {
+        /// An OS to track (repeatable).
+        #[arg(long = "os", value_name = "OS")]
+        oses: Vec<String>,
+        /// Report what would change; write nothing but the PR body.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where the markdown PR body goes.
+        #[arg(long, default_value = "build/update-pr.md", value_name = "FILE")]
+        pr_body: std::path::PathBuf,
+        #[command(flatten)]
+        network: NetworkArgs,
+    },
     /// Validate the matrix and pinned data, resolve, record the mode; no network at all.
     #[command(after_help = "Example:\n  rocforge-ci offline-bootstrap && cat build/run.json")]
     OfflineBootstrap {

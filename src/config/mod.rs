@@ -2,6 +2,7 @@
 //! into typed values. Every problem of both files is collected, each with file:line:column.
 
 mod decode;
+pub mod edit;
 pub mod matrix;
 pub mod policy;
 pub mod template;
@@ -93,6 +94,13 @@ pub fn load_matrix(workspace: &Workspace) -> (Option<Matrix>, Vec<Finding>) {
     (matrix, findings)
 }
 
+/// Validates matrix text as if it were the file `relative` (the updater checks its edits so).
+pub fn matrix_from_text(relative: &Path, text: &str) -> (Option<Matrix>, Vec<Finding>) {
+    let mut findings = Vec::new();
+    let matrix = decode_text(relative, text, &mut findings, matrix::decode);
+    (matrix, findings)
+}
+
 fn load_file<T>(
     workspace: &Workspace,
     relative: &Path,
@@ -120,7 +128,16 @@ fn load_file<T>(
             return None;
         }
     };
-    let root = match yaml::parse(&text) {
+    decode_text(relative, &text, findings, decode)
+}
+
+fn decode_text<T>(
+    relative: &Path,
+    text: &str,
+    findings: &mut Vec<Finding>,
+    decode: fn(&yaml::Node, &mut Decoder) -> Option<T>,
+) -> Option<T> {
+    let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
         Ok(None) => {
             findings.push(

@@ -86,6 +86,10 @@ pub fn step_summary(report: &Report) -> String {
         }
         out.push('\n');
     }
+    if let Some(markdown) = &report.markdown {
+        out.push_str(markdown);
+        out.push('\n');
+    }
     if report.findings.as_slice().is_empty() {
         out.push_str("No findings.\n");
     } else {

@@ -23,6 +23,8 @@ pub struct Report {
     pub entries: Vec<EntryCheck>,
     /// The command's own result, under `data` in `--json`.
     pub data: serde_json::Value,
+    /// Extra markdown for the step summary (the updater's PR body).
+    pub markdown: Option<String>,
 }
 
 impl Report {
@@ -34,6 +36,7 @@ impl Report {
             outputs: Vec::new(),
             entries: Vec::new(),
             data: serde_json::Value::Null,
+            markdown: None,
         }
     }
 

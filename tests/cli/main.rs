@@ -9,3 +9,4 @@ mod harness;
 mod help;
 mod live;
 mod offline;
+mod update;
