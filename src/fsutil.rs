@@ -43,13 +43,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| FsError::new("writing", tmp.path().to_path_buf(), e))?;
-    // Keep the permissions of the file we replace (a matrix may be group-writable).
-    if let Ok(meta) = fs::metadata(path) {
-        let _ = fs::set_permissions(tmp.path(), meta.permissions());
-    }
+    keep_permissions(tmp.path(), path);
     tmp.persist(path)
         .map_err(|e| FsError::new("replacing", path, e.error))?;
     Ok(())
+}
+
+/// Temporary files are created 0600; the result should look like any other file: the
+/// permissions of the file it replaces (a matrix may be group-writable), else 0644.
+pub fn keep_permissions(tmp: &Path, target: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let permissions = fs::metadata(target)
+        .map_or_else(|_| fs::Permissions::from_mode(0o644), |m| m.permissions());
+    let _ = fs::set_permissions(tmp, permissions);
 }
 
 /// Copies `source` to `dest` atomically, streaming (files may be large), with `mode` when given.
@@ -66,9 +72,10 @@ pub fn copy_atomic(source: &Path, dest: &Path, mode: Option<u32>) -> Result<(), 
     io::copy(&mut input, tmp.as_file_mut())
         .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| FsError::new("copying", source, e))?;
-    if let Some(mode) = mode {
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
-            .map_err(|e| FsError::new("setting permissions of", dest, e))?;
+    match mode {
+        Some(mode) => fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
+            .map_err(|e| FsError::new("setting permissions of", dest, e))?,
+        None => keep_permissions(tmp.path(), dest),
     }
     tmp.persist(dest)
         .map_err(|e| FsError::new("replacing", dest, e.error))?;

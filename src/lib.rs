@@ -12,6 +12,7 @@
 //! - [`snapi`], [`clamp`]: the extension interface and the ROCm environment capture.
 //! - [`fsutil`], [`hashing`]: atomic writes, locks, safe paths, streaming SHA-256.
 
+pub mod archive;
 pub mod bootstrap;
 pub mod cache;
 pub mod clamp;

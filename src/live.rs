@@ -35,15 +35,19 @@ pub async fn resolve_live(
     let upstream = matrix.upstream(entry);
     let tarball = check_tarball(workspace, entry);
     let pinned = entry.digest.as_ref().map(|d| d.value.clone());
+    let mirror_ok = match (matrix.mirror(entry), &pinned) {
+        (Some(mirror), Some(pin)) if !tarball.is_verified() => {
+            let repo_tag = matrix.archive_repo_tag(entry);
+            mirror_serves(client, entry, &repo_tag, &mirror, pin, findings)
+                .await
+                .then_some(mirror)
+        }
+        _ => None,
+    };
     let (mode, image) = if tarball.is_verified() {
         (CacheMode::Local, upstream.clone())
-    } else if let (Some(mirror), Some(pin)) = (matrix.mirror(entry), &pinned)
-        && client
-            .manifest(&mirror.clone().with_digest(Some(pin.clone())))
-            .await
-            .is_ok()
-    {
-        (CacheMode::Mirror, mirror)
+    } else if let Some(mirror) = mirror_ok {
+        (CacheMode::Mirror, mirror.with_digest(pinned.clone()))
     } else {
         match client
             .manifest_digest(&upstream.clone().with_digest(None))
@@ -73,6 +77,53 @@ pub async fn resolve_live(
         tarball,
         fallbacks,
     })
+}
+
+/// Whether the mirror serves the pinned image. With a recorded tarball hash, the archive is
+/// regenerated from the mirror (in memory, not on disk) and must hash to it; otherwise the
+/// mirror must serve the pinned manifest (whose bytes are checked against the digest).
+async fn mirror_serves(
+    client: &Client,
+    entry: &Entry,
+    repo_tag: &str,
+    mirror: &Reference,
+    pin: &crate::reference::Digest,
+    findings: &mut Findings,
+) -> bool {
+    let pinned = mirror.clone().with_digest(Some(pin.clone()));
+    let Some(expected) = entry.sha256.as_ref().map(|s| s.value.clone()) else {
+        return client.manifest(&pinned).await.is_ok();
+    };
+    let platform = entry
+        .platform
+        .as_deref()
+        .unwrap_or(crate::cache::build::DEFAULT_PLATFORM);
+    match crate::cache::build::write_archive(client, &pinned, platform, repo_tag, std::io::sink())
+        .await
+    {
+        Ok((_, built)) if built.sha256 == expected => true,
+        Ok((_, built)) => {
+            findings.push(
+                Finding::new(
+                    Code::MirrorMismatch,
+                    format!("{}: the mirror's image archives to sha256 {}, the matrix records {expected}", entry.label(), built.sha256),
+                )
+                .about(pinned.to_string()),
+            );
+            false
+        }
+        Err(crate::cache::build::BuildError::Registry(RegistryError::NotFound { .. })) => false,
+        Err(error) => {
+            findings.push(
+                Finding::new(
+                    Code::RegistryError,
+                    format!("{}: mirror {pinned}: {error}", entry.label()),
+                )
+                .about(pinned.to_string()),
+            );
+            false
+        }
+    }
 }
 
 /// Verifies `target` (or every entry, concurrently) against the registry: the matrix digest

@@ -259,6 +259,11 @@ impl Reference {
         self
     }
 
+    pub fn without_tag(mut self) -> Self {
+        self.tag = None;
+        self
+    }
+
     /// `registry/repository` without tag or digest.
     pub fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)

@@ -140,6 +140,13 @@ pub fn report_tarball(
                 path.display()
             ),
         ),
+        TarballState::Damaged { path, problem } => Finding::new(
+            Code::TarballCorrupt,
+            format!(
+                "{label}: tarball {} is damaged ({problem}); falling back",
+                path.display()
+            ),
+        ),
         TarballState::Unreadable { path, error } => Finding::new(
             Code::TarballUnreadable,
             format!(

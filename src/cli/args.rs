@@ -96,6 +96,49 @@ pub enum Command {
         #[command(flatten)]
         network: NetworkArgs,
     },
+    /// Write the pinned image as a docker-archive images/<name>.tar.gz, no Docker engine needed.
+    ///
+    /// Pulls the matrix digest for one platform, streams it into a reproducible multi-member
+    /// gzip (same digest in, same bytes out), records `tarball` and `sha256` in the matrix, and
+    /// with --push copies every platform to the mirror tag and checks the mirror's digest.
+    #[command(
+        after_help = "Examples:\n  rocforge-ci cache-build --release 6.4.4 --os ubuntu-22.04\n  rocforge-ci cache-build --release 6.4.4 --os ubuntu-22.04 --platform linux/arm64 --push"
+    )]
+    CacheBuild {
+        /// The ROCm version of the matrix entry.
+        #[arg(long = "release", value_name = "VERSION")]
+        release: String,
+        /// The OS of the matrix entry.
+        #[arg(long)]
+        os: String,
+        /// Which image of a multi-arch index.
+        #[arg(long, default_value = "linux/amd64")]
+        platform: String,
+        /// Also copy the image to the mirror repository.
+        #[arg(long)]
+        push: bool,
+        /// Build with `docker build -f FILE` instead (needs a Docker engine; not reproducible).
+        #[arg(long, value_name = "FILE")]
+        dockerfile: Option<std::path::PathBuf>,
+        /// Where the tarball goes (default images/<name>-<tag>.tar.gz).
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Check cached tarballs in one streaming pass: gzip, SHA-256, structure, every blob.
+    ///
+    /// A damaged tarball (not gzip, truncated, corrupt) is a warning, and the bootstraps fall
+    /// back; an intact tarball whose SHA-256 or inner digests disagree is a different image
+    /// (exit 2).
+    #[command(
+        after_help = "Examples:\n  rocforge-ci cache-verify\n  rocforge-ci cache-verify images/rocm-dev-6.4.4-ubuntu-22.04.tar.gz --load"
+    )]
+    CacheVerify {
+        /// Tarballs to check (default: every tarball named in the matrix).
+        files: Vec<std::path::PathBuf>,
+        /// Load verified tarballs into Docker or Podman where one is installed.
+        #[arg(long)]
+        load: bool,
+    },
     /// Validate the matrix and pinned data, resolve, record the mode; no network at all.
     #[command(after_help = "Example:\n  rocforge-ci offline-bootstrap && cat build/run.json")]
     OfflineBootstrap {

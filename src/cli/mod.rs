@@ -1,6 +1,7 @@
 //! CLI glue: one function per command, each returning a [`Report`] for `main` to render.
 
 pub mod args;
+mod cache;
 mod extensions;
 mod output;
 
@@ -71,6 +72,26 @@ pub fn run(cli: &Cli) -> Result<Report> {
             pr_body,
             network,
         } => runtime.block_on(update(&workspace, oses, *dry_run, pr_body, network, now)),
+        Command::CacheBuild {
+            release,
+            os,
+            platform,
+            push,
+            dockerfile,
+            output,
+        } => runtime.block_on(cache::build(
+            &workspace,
+            cache::BuildArgs {
+                release,
+                os,
+                platform,
+                push: *push,
+                dockerfile: dockerfile.as_deref(),
+                output: output.as_deref(),
+            },
+            now,
+        )),
+        Command::CacheVerify { files, load } => cache::verify(&workspace, files, *load),
         Command::Diagnostics { ci, registry } => {
             runtime.block_on(diagnostics(&workspace, *ci, registry.as_deref(), now))
         }
@@ -90,7 +111,7 @@ fn selection(args: &SelectionArgs) -> Selection {
     }
 }
 
-fn client() -> Result<Client> {
+pub(crate) fn client() -> Result<Client> {
     Ok(Client::new(RegistryOptions::from_env()?)?)
 }
 
@@ -124,7 +145,7 @@ async fn choose_network(
     Ok(Some(client))
 }
 
-fn load(workspace: &Workspace, command: &'static str) -> (Option<Config>, Report) {
+pub(crate) fn load(workspace: &Workspace, command: &'static str) -> (Option<Config>, Report) {
     let (config, loaded) = config::load(workspace);
     let mut findings = Findings::new(config.as_ref().map(|c| c.policy.mode).unwrap_or_default());
     findings.extend(loaded);

@@ -195,6 +195,31 @@ impl MatrixEdit {
     }
 }
 
+/// Edits the workspace's matrix file under its lock and replaces it atomically; the edit is
+/// validated before anything is written.
+pub fn edit_matrix_file(
+    workspace: &super::Workspace,
+    change: impl FnOnce(&mut MatrixEdit) -> Result<(), EditError>,
+) -> Result<(), EditFileError> {
+    let path = workspace.path(&workspace.matrix);
+    let _lock = crate::fsutil::FileLock::acquire(&path)?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| crate::fsutil::FsError::new("reading", &path, e))?;
+    let mut edit = MatrixEdit::new(&text)?;
+    change(&mut edit)?;
+    let edited = edit.finish(&workspace.matrix)?;
+    crate::fsutil::write_atomic(&path, edited.as_bytes())?;
+    Ok(())
+}
+
+#[derive(Debug, Error)]
+pub enum EditFileError {
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error(transparent)]
+    Fs(#[from] crate::fsutil::FsError),
+}
+
 fn get<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
     match &node.value {
         Value::Map(entries) => entries

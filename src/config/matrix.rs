@@ -15,6 +15,7 @@
 //!       sha256: "…"                    # SHA-256 of the tarball file
 //!       clamp_manifest: build/clamp/manifest.json
 //!       release_notes: https://rocm.docs.amd.com/…
+//!       platform: linux/amd64          # what the tarball holds (cache-build --platform)
 //!       provenance: {key: ci/provenance_keys/rocm.pub}   # or {identity: <regexp>, issuer: <url>}
 //! ```
 
@@ -63,6 +64,8 @@ pub struct Entry {
     pub sha256: Option<Spanned<String>>,
     pub clamp_manifest: Option<Spanned<PathBuf>>,
     pub release_notes: Option<String>,
+    /// `os/arch[/variant]` the tarball was built for (default linux/amd64).
+    pub platform: Option<String>,
     pub provenance: Option<Signer>,
     /// The whole entry, for locations and edits.
     pub span: Span,
@@ -88,6 +91,15 @@ impl Matrix {
     /// The mirror reference of an entry, if a mirror is configured.
     pub fn mirror(&self, entry: &Entry) -> Option<Reference> {
         self.mirror.as_ref().map(|m| self.reference_in(m, entry))
+    }
+
+    /// The name a loaded tarball carries: `canonical:tag`, or the upstream repository's.
+    pub fn archive_repo_tag(&self, entry: &Entry) -> String {
+        let name = self.canonical.as_ref().map_or_else(
+            || self.upstream(entry).repository().to_owned(),
+            |c| c.value.clone(),
+        );
+        format!("{name}:{}", self.tag_for(entry))
     }
 
     /// `canonical:tag`, the name a loaded tarball carries.
@@ -122,6 +134,7 @@ const ENTRY_KEYS: &[&str] = &[
     "sha256",
     "clamp_manifest",
     "release_notes",
+    "platform",
     "provenance",
 ];
 
@@ -331,6 +344,26 @@ fn decode_entry(node: &Node, d: &mut Decoder) -> Option<Entry> {
             }
             ok
         });
+    let platform = d
+        .optional_text(&fields, "platform", "`platform`")
+        .filter(|p| {
+            let parts: Vec<&str> = p.split('/').collect();
+            let ok = (2..=3).contains(&parts.len())
+                && parts.iter().all(|s| {
+                    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                });
+            if !ok {
+                d.problem(
+                    Code::ConfigInvalid,
+                    p.span,
+                    format!(
+                        "`platform: {}` is not os/arch[/variant], e.g. linux/amd64",
+                        p.value
+                    ),
+                );
+            }
+            ok
+        });
     let provenance = fields
         .get_set("provenance")
         .and_then(|n| decode_signer(n, d));
@@ -347,6 +380,7 @@ fn decode_entry(node: &Node, d: &mut Decoder) -> Option<Entry> {
         sha256: sha256.map(|s| Spanned::new(s.trim_start_matches("sha256:").to_owned(), s.span)),
         clamp_manifest,
         release_notes: release_notes.map(|t| t.value),
+        platform: platform.map(|p| p.value),
         provenance,
         span: node.span,
     })

@@ -306,7 +306,7 @@ impl Client {
     }
 
     /// A request with credentials, the 401 dance, and bounded retries.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         host: &str,
@@ -409,11 +409,21 @@ impl Client {
         }
     }
 
-    fn request(&self, method: Method, host: &str, path: &str) -> reqwest::RequestBuilder {
+    /// A PUT to a URL the registry handed out (an upload location).
+    pub(super) fn put_url(&self, url: reqwest::Url) -> reqwest::RequestBuilder {
+        self.http.put(url)
+    }
+
+    pub(super) fn request(
+        &self,
+        method: Method,
+        host: &str,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         self.http.request(method, self.url(host, path))
     }
 
-    fn url(&self, host: &str, path: &str) -> String {
+    pub(super) fn url(&self, host: &str, path: &str) -> String {
         let plain = self.options.insecure.iter().any(|h| h == host)
             || self.state.lock().expect("state").plain_http.contains(host);
         format!("{}://{host}{path}", if plain { "http" } else { "https" })
@@ -429,7 +439,7 @@ impl Client {
         state.plain_http.insert(host.to_owned())
     }
 
-    fn transport_error(&self, url: &str, error: &reqwest::Error) -> RegistryError {
+    pub(super) fn transport_error(&self, url: &str, error: &reqwest::Error) -> RegistryError {
         if error.is_timeout() {
             return RegistryError::Timeout {
                 url: url.to_owned(),
@@ -447,7 +457,7 @@ impl Client {
         }
     }
 
-    fn authorization(&self, host: &str, scope: Option<&str>) -> Option<String> {
+    pub(super) fn authorization(&self, host: &str, scope: Option<&str>) -> Option<String> {
         let state = self.state.lock().expect("state");
         if let Some(token) = scope.and_then(|s| state.tokens.get(host, s)) {
             return Some(format!("Bearer {}", token.expose()));
@@ -625,7 +635,7 @@ fn basic_header(username: &str, password: &Secret) -> String {
     )
 }
 
-fn scope(reference: &Reference) -> String {
+pub(super) fn scope(reference: &Reference) -> String {
     format!("repository:{}:pull", reference.repository())
 }
 
@@ -638,7 +648,11 @@ fn manifest_path(reference: &Reference) -> String {
     format!("/v2/{}/manifests/{target}", reference.repository())
 }
 
-fn check_status(response: &reqwest::Response, url: &str, what: &str) -> Result<(), RegistryError> {
+pub(super) fn check_status(
+    response: &reqwest::Response,
+    url: &str,
+    what: &str,
+) -> Result<(), RegistryError> {
     match response.status() {
         s if s.is_success() => Ok(()),
         StatusCode::NOT_FOUND => Err(RegistryError::NotFound {
@@ -675,7 +689,7 @@ fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-async fn read_limited(
+pub(super) async fn read_limited(
     mut response: reqwest::Response,
     url: &str,
     limit: usize,

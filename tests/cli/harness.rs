@@ -47,6 +47,28 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Feeds `input` to a program and returns its stdout (for binary data).
+pub fn pipe(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "{program} {args:?} failed");
+    output.stdout
+}
+
+/// Runs a command that must succeed; its stdout.
+pub fn must(cmd: &mut Command) -> String {
+    run(cmd)
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     rocforge_ci::hashing::sha256_bytes(bytes)
 }
@@ -360,14 +382,24 @@ impl Layout {
 
     /// One single-platform image manifest; returns (digest, size).
     pub fn image(&self, arch: &str, content: &str) -> (String, usize) {
-        let (layer, layer_size, diff_id) = self.layer(content);
-        let config = serde_json::json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": [diff_id]}, "config": {}});
+        self.image_layers(arch, &[content])
+    }
+
+    /// A single-platform image with one layer per content; returns (digest, size).
+    pub fn image_layers(&self, arch: &str, contents: &[&str]) -> (String, usize) {
+        let layers: Vec<(String, usize, String)> = contents.iter().map(|c| self.layer(c)).collect();
+        let diff_ids: Vec<&String> = layers.iter().map(|l| &l.2).collect();
+        let config = serde_json::json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": {}});
         let (config_digest, config_size) = self.blob(config.to_string().as_bytes());
+        let descriptors: Vec<serde_json::Value> = layers
+            .iter()
+            .map(|(digest, size, _)| serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": size}))
+            .collect();
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_size}]
+            "layers": descriptors
         });
         self.blob(manifest.to_string().as_bytes())
     }
@@ -385,8 +417,15 @@ impl Layout {
 
     /// Names a multi-arch index (amd64 + arm64) in index.json; returns the index digest.
     pub fn name_index(&mut self, name: &str, content: &str) -> String {
-        let (amd, amd_size) = self.image("amd64", &format!("{content} amd64"));
-        let (arm, arm_size) = self.image("arm64", &format!("{content} arm64"));
+        let big = format!("{content} {}", "payload ".repeat(200_000));
+        let (amd, amd_size) = self.image_layers(
+            "amd64",
+            &[&format!("{content} amd64 base"), &format!("{big} amd64")],
+        );
+        let (arm, arm_size) = self.image_layers(
+            "arm64",
+            &[&format!("{content} arm64 base"), &format!("{big} arm64")],
+        );
         let index = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.index.v1+json",

@@ -2,6 +2,7 @@
 //! gives each test its own workspace.
 
 mod bad_input;
+mod cache;
 mod clamp;
 mod common;
 mod github;

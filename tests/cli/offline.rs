@@ -188,7 +188,8 @@ fn a_reference_with_another_digest_is_graded_by_mode() {
 
 #[test]
 fn a_verified_tarball_makes_the_mode_local_and_a_changed_one_fails() {
-    let tarball_bytes = b"pretend this is a docker-archive";
+    let tarball_bytes =
+        &rocforge_ci::archive::gzip::member(b"pretend this is a docker-archive").unwrap();
     let sha = rocforge_ci::hashing::sha256_bytes(tarball_bytes);
     let entries = format!(
         "{}      tarball: images/rocm.tar.gz\n      sha256: {sha}\n",
@@ -222,11 +223,9 @@ fn a_verified_tarball_makes_the_mode_local_and_a_changed_one_fails() {
     assert_eq!(ctx.json(".ci_mode")["mode"], "local");
 
     // Same size, one byte different: a different image, whatever the mode.
-    std::fs::write(
-        ctx.path("images/rocm.tar.gz"),
-        b"pretend this is a docker-archivE",
-    )
-    .unwrap();
+    // Intact gzip, other content: a different image, whatever the mode.
+    let other = rocforge_ci::archive::gzip::member(b"pretend this is a docker-archivE").unwrap();
+    std::fs::write(ctx.path("images/rocm.tar.gz"), other).unwrap();
     let run = ctx.run(&["verify", "--offline"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
@@ -241,6 +240,28 @@ fn a_verified_tarball_makes_the_mode_local_and_a_changed_one_fails() {
     );
     let run = ctx.run(&["resolve", "--offline"]);
     assert_eq!(run.code, 2);
+    assert_eq!(ctx.json("build/rocm_snapshot.json")["mode"], "offline");
+
+    // Not even gzip: damaged in transit, a warning, and the run falls back.
+    std::fs::write(ctx.path("images/rocm.tar.gz"), b"<html>proxy error</html>").unwrap();
+    let run = ctx.run(&["offline-bootstrap"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning[tarball-corrupt]") && run.stderr.contains("not gzip"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(ctx.json("build/rocm_snapshot.json")["mode"], "offline");
+
+    // Not even gzip: damaged in transit, a warning, and the run falls back.
+    std::fs::write(ctx.path("images/rocm.tar.gz"), b"<html>proxy error</html>").unwrap();
+    let run = ctx.run(&["offline-bootstrap"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning[tarball-corrupt]") && run.stderr.contains("not gzip"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(ctx.json("build/rocm_snapshot.json")["mode"], "offline");
 }
 

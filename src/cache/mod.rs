@@ -1,5 +1,8 @@
 //! Cached image tarballs (`images/*.tar.gz`): is the file there, and is it the one recorded?
 
+pub mod build;
+pub mod verify;
+
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -17,6 +20,8 @@ pub enum TarballState {
     Missing { path: PathBuf },
     /// On disk, but no `sha256` is recorded to check it against.
     Unpinned { path: PathBuf, sha256: String },
+    /// On disk but damaged (not gzip, truncated, corrupt): the run falls back.
+    Damaged { path: PathBuf, problem: String },
     /// On disk and its SHA-256 is the recorded one.
     Verified { path: PathBuf, sha256: String },
     /// On disk, intact, but a different file than recorded.
@@ -63,10 +68,22 @@ pub fn check_tarball(workspace: &Workspace, entry: &Entry) -> TarballState {
             path,
             sha256: actual,
         },
-        Some(expected) => TarballState::Mismatch {
-            path,
-            expected: expected.value.clone(),
-            actual,
-        },
+        Some(expected) => {
+            // A different hash: damage in transit, or a different image? Only a full pass tells.
+            let damage = verify::verify_tarball(&full)
+                .ok()
+                .and_then(|check| check.problems.into_iter().find(verify::Problem::is_damage));
+            match damage {
+                Some(problem) => TarballState::Damaged {
+                    path,
+                    problem: problem.describe(),
+                },
+                None => TarballState::Mismatch {
+                    path,
+                    expected: expected.value.clone(),
+                    actual,
+                },
+            }
+        }
     }
 }
