@@ -21,7 +21,11 @@ use crate::archive::gzip::{HEADER_LEN, inflate_member, member_size};
 use crate::hashing::hex;
 
 const READ_CHUNK: usize = 1 << 20;
-const QUEUE: usize = 16;
+/// Chunks in flight between stages; with members of at most 1 MiB this bounds memory to a
+/// few tens of MiB whatever the file size.
+const QUEUE: usize = 8;
+/// Members inflated at once (on every core).
+const BATCH: usize = 8;
 /// Uncompressed bytes per compressed byte beyond which the archive is refused.
 const MAX_RATIO: u64 = 1000;
 const MAX_ENTRY: u64 = 1 << 40;
@@ -144,15 +148,15 @@ fn read_and_hash(mut file: File, out: SyncSender<Vec<u8>>) -> (String, u64, Opti
     let mut hasher = Sha256::new();
     let mut total = 0u64;
     loop {
-        let mut buffer = vec![0u8; READ_CHUNK];
-        let n = match file.read(&mut buffer) {
+        // `take` + `read_to_end` fills fresh capacity without zeroing it first.
+        let mut buffer = Vec::with_capacity(READ_CHUNK);
+        let n = match (&mut file).take(READ_CHUNK as u64).read_to_end(&mut buffer) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return (hex(&hasher.finalize()), total, Some(e)),
         };
-        buffer.truncate(n);
-        hasher.update(&buffer);
+        hasher.update(&buffer[..n]);
         total += n as u64;
         if out.send(buffer).is_err() {
             // Later stages stopped (damage found): still hash the rest for the report.
@@ -199,7 +203,7 @@ fn inflate(input: Receiver<Vec<u8>>, output: SyncSender<Vec<u8>>) -> Option<Prob
                 Some(size) if used + size <= pending.len() => {
                     members.push((offset + used as u64, used..used + size));
                     used += size;
-                    if members.len() >= 2 * QUEUE {
+                    if members.len() >= BATCH {
                         break;
                     }
                 }
@@ -435,7 +439,7 @@ fn walk_tar(
         let mut hasher = Sha256::new();
         let mut head = [0u8; 4];
         let mut seen = 0usize;
-        let mut buffer = vec![0u8; 1 << 16];
+        let mut buffer = vec![0u8; 1 << 18];
         loop {
             match entry.read(&mut buffer) {
                 Ok(0) => break,
