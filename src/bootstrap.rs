@@ -88,6 +88,9 @@ pub async fn bootstrap(
             if reachable {
                 let entries =
                     verify_live(workspace, &config, client, None, today, &mut findings).await;
+                let all: Vec<&crate::config::Entry> = config.matrix.images.iter().collect();
+                crate::provenance::check(workspace, &config, client, &all, now, &mut findings)
+                    .await?;
                 let resolution =
                     resolve_live(workspace, &config, client, selection, now, &mut findings).await;
                 dispatch_if_needed(&config.policy, github, &mut findings).await;

@@ -55,6 +55,16 @@ pub enum Code {
     DigestDrift,
     DigestUnpinned,
     TagMissing,
+    // Signatures and attestations.
+    SignatureVerified,
+    SignatureMissing,
+    SignatureInvalid,
+    SignatureUnverifiable,
+    SignatureSkipped,
+    AttestationRecorded,
+    AttestationMissing,
+    AttestationInvalid,
+    ProvenanceUnreachable,
     // The updater.
     EntryAdded,
     EntryRefreshed,
@@ -92,6 +102,9 @@ pub enum Class {
     Tamper,
     /// The registry could not be asked: error in strict, warning otherwise.
     Reachability,
+    /// A required signature or attestation did not verify (or one that exists is invalid):
+    /// error (exit 3) in strict, warning otherwise.
+    Provenance,
     /// A pin got old: a warning in every mode.
     Freshness,
     /// A cache or service could not be used; the run falls back: a warning.
@@ -115,7 +128,13 @@ impl Code {
             TarballCorrupt => Class::Degraded,
             CacheBuilt | MirrorPushed => Class::Notice,
             EngineMissing => Class::Input,
-            RegistryUnreachable | RegistryError => Class::Reachability,
+            RegistryUnreachable | RegistryError | ProvenanceUnreachable => Class::Reachability,
+            SignatureMissing
+            | SignatureInvalid
+            | SignatureUnverifiable
+            | AttestationMissing
+            | AttestationInvalid => Class::Provenance,
+            SignatureVerified | SignatureSkipped | AttestationRecorded => Class::Notice,
             DispatchFailed | NotifyFailed => Class::Degraded,
             DispatchSent | NotifySent | EntryAdded | EntryRefreshed => Class::Notice,
             TagVanished => Class::Freshness,
@@ -184,6 +203,15 @@ code_names! {
     DigestDrift => "digest-drift",
     DigestUnpinned => "digest-unpinned",
     TagMissing => "tag-missing",
+    SignatureVerified => "signature-verified",
+    SignatureMissing => "signature-missing",
+    SignatureInvalid => "signature-invalid",
+    SignatureUnverifiable => "signature-unverifiable",
+    SignatureSkipped => "signature-skipped",
+    AttestationRecorded => "attestation-recorded",
+    AttestationMissing => "attestation-missing",
+    AttestationInvalid => "attestation-invalid",
+    ProvenanceUnreachable => "provenance-unreachable",
     EntryAdded => "entry-added",
     EntryRefreshed => "entry-refreshed",
     TagVanished => "tag-vanished",
@@ -209,7 +237,10 @@ code_names! {
 impl Code {
     /// Whether the weekly refresh should run now (drift or an old pin) in auto_update mode.
     pub fn wants_refresh(self) -> bool {
-        matches!(self.class(), Class::Integrity | Class::Freshness)
+        matches!(
+            self.class(),
+            Class::Integrity | Class::Freshness | Class::Provenance
+        )
     }
 }
 
@@ -242,7 +273,7 @@ impl Severity {
                 Mode::Strict => Severity::Error,
                 Mode::Warn | Mode::AutoUpdate => Severity::Warning,
             },
-            Class::Reachability => match mode {
+            Class::Reachability | Class::Provenance => match mode {
                 Mode::Strict => Severity::Error,
                 Mode::Warn | Mode::AutoUpdate => Severity::Warning,
             },
@@ -397,15 +428,23 @@ impl Findings {
         self.items.iter().filter(|f| f.severity == severity).count()
     }
 
-    /// The one place an outcome becomes an exit status: any error fails the run (2), a run
-    /// with only warnings warns (1), otherwise it is OK (0). Signature failures (3) arrive
-    /// with the provenance checks.
+    /// The one place an outcome becomes an exit status: an integrity or input error fails the
+    /// run (2); otherwise a provenance error is a signature failure (3); a run with only
+    /// warnings warns (1); otherwise it is OK (0).
     pub fn exit_status(&self) -> ExitStatus {
-        match self.items.iter().map(|f| f.severity).max() {
-            Some(Severity::Error) => ExitStatus::Failure,
-            Some(Severity::Warning) => ExitStatus::Warning,
-            _ => ExitStatus::Ok,
+        let errors = self.items.iter().filter(|f| f.severity == Severity::Error);
+        let mut status = ExitStatus::Ok;
+        for f in errors {
+            if f.code.class() == Class::Provenance {
+                status = ExitStatus::SignatureFailure;
+            } else {
+                return ExitStatus::Failure;
+            }
         }
+        if status == ExitStatus::Ok && self.items.iter().any(|f| f.severity == Severity::Warning) {
+            return ExitStatus::Warning;
+        }
+        status
     }
 }
 
@@ -443,6 +482,19 @@ mod tests {
             f.push(Finding::new(Code::ConfigSyntax, "bad"));
             assert_eq!(f.exit_status(), ExitStatus::Failure);
         }
+    }
+
+    #[test]
+    fn signature_failures_exit_3_unless_something_worse_happened() {
+        let mut f = Findings::new(Mode::Strict);
+        f.push(Finding::new(Code::SignatureInvalid, "bad"));
+        assert_eq!(f.exit_status(), ExitStatus::SignatureFailure);
+        assert_eq!(f.exit_status().code(), 3);
+        f.push(Finding::new(Code::DigestMismatch, "moved"));
+        assert_eq!(f.exit_status(), ExitStatus::Failure);
+        let mut f = Findings::new(Mode::Warn);
+        f.push(Finding::new(Code::SignatureMissing, "none"));
+        assert_eq!(f.exit_status(), ExitStatus::Warning);
     }
 
     #[test]

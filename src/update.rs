@@ -243,3 +243,81 @@ pub fn pr_body(plan: &UpdatePlan, image: &str) -> String {
     );
     out
 }
+
+/// Where signatures are required, drops every new digest whose signature does not verify
+/// (the finding says why). A new version inherits the signer of the newest entry of its OS.
+pub async fn keep_signed(
+    workspace: &Workspace,
+    config: &Config,
+    client: &Client,
+    mut plan: UpdatePlan,
+    findings: &mut crate::findings::Findings,
+) -> UpdatePlan {
+    let mut added = Vec::new();
+    for change in std::mem::take(&mut plan.added) {
+        if signed(workspace, config, client, &change, findings).await {
+            added.push(change);
+        }
+    }
+    let mut refreshed = Vec::new();
+    for change in std::mem::take(&mut plan.refreshed) {
+        if signed(workspace, config, client, &change, findings).await {
+            refreshed.push(change);
+        }
+    }
+    plan.added = added;
+    plan.refreshed = refreshed;
+    plan
+}
+
+async fn signed(
+    workspace: &Workspace,
+    config: &Config,
+    client: &Client,
+    change: &Change,
+    findings: &mut crate::findings::Findings,
+) -> bool {
+    let template = config
+        .matrix
+        .find(&change.version, &change.os)
+        .cloned()
+        .or_else(|| {
+            let mut same_os: Vec<&crate::config::Entry> = config
+                .matrix
+                .images
+                .iter()
+                .filter(|e| e.os.value == change.os)
+                .collect();
+            same_os.sort_by(|a, b| b.version.value.cmp(&a.version.value));
+            same_os.first().map(|e| (*e).clone())
+        });
+    let verified = match (
+        template,
+        change.new.parse::<Digest>(),
+        Version::parse(&change.version),
+    ) {
+        (Some(mut entry), Ok(digest), Ok(version)) => {
+            entry.version = crate::config::Spanned::new(version, entry.version.span);
+            entry.digest = Some(crate::config::Spanned::new(digest, Default::default()));
+            let mut local = crate::findings::Findings::new(findings.mode());
+            let result =
+                crate::provenance::check_entry(workspace, config, client, &entry, &mut local).await;
+            let ok = result.is_some_and(|r| r.decision != "fail");
+            if !ok {
+                findings.extend(local.iter().cloned());
+            }
+            ok
+        }
+        _ => false,
+    };
+    if !verified {
+        findings.push(crate::findings::Finding::new(
+            crate::findings::Code::SignatureUnverifiable,
+            format!(
+                "{}/{}: {} is not recorded: its signature does not verify",
+                change.version, change.os, change.new
+            ),
+        ));
+    }
+    verified
+}

@@ -238,6 +238,21 @@ async fn verify(
                 &mut report.findings,
             )
             .await;
+            let checked: Vec<&rocforge_ci::config::Entry> = match &target {
+                Some(reference) => rocforge_ci::verify::find_entry(&config.matrix, reference)
+                    .into_iter()
+                    .collect(),
+                None => config.matrix.images.iter().collect(),
+            };
+            rocforge_ci::provenance::check(
+                workspace,
+                &config,
+                client,
+                &checked,
+                now,
+                &mut report.findings,
+            )
+            .await?;
             dispatch_if_needed(&config.policy, &GitHub::from_env(), &mut report.findings).await;
             entries
         }
@@ -313,6 +328,12 @@ async fn update(
             return Ok(report);
         }
         Err(e) => return Err(e.into()),
+    };
+    let plan = if config.policy.require_signature {
+        rocforge_ci::update::keep_signed(workspace, &config, &client, plan, &mut report.findings)
+            .await
+    } else {
+        plan
     };
     for change in &plan.added {
         report.findings.push(Finding::new(

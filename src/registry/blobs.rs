@@ -252,3 +252,52 @@ impl Client {
 fn push_scope(reference: &Reference) -> String {
     format!("repository:{}:pull,push", reference.repository())
 }
+
+impl Client {
+    /// A small blob (signature payloads, envelopes), read whole and checked against its digest.
+    pub async fn blob_bytes(
+        &self,
+        repository: &Reference,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let mut blob = self.blob(repository, digest).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = blob.chunk().await? {
+            if out.len() + chunk.len() > limit {
+                return Err(RegistryError::TooLarge {
+                    url: format!("{}@{digest}", repository.name()),
+                    limit,
+                });
+            }
+            out.extend_from_slice(&chunk);
+        }
+        blob.finish()?;
+        Ok(out)
+    }
+
+    /// `GET /v2/<name>/referrers/<digest>`: the index of artefacts that refer to the digest, or
+    /// `None` when the registry has no referrers API (404).
+    pub async fn referrers(
+        &self,
+        repository: &Reference,
+        digest: &Digest,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let path = format!("/v2/{}/referrers/{digest}", repository.repository());
+        let response = self
+            .send(
+                Method::GET,
+                repository.api_host(),
+                &path,
+                Some(&scope(repository)),
+                Some("application/vnd.oci.image.index.v1+json"),
+            )
+            .await?;
+        let url = response.url().to_string();
+        if response.status().as_u16() == 404 {
+            return Ok(None);
+        }
+        check_status(&response, &url, "referrers list")?;
+        Ok(Some(read_limited(response, &url, 4 * 1024 * 1024).await?))
+    }
+}

@@ -714,3 +714,76 @@ fn rand_suffix() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+// ---------------------------------------------------------------------------------------
+// Raw pushes (signature artefacts skopeo would rewrite)
+
+fn http(host: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    let request = Request {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+            .chain(std::iter::once((
+                "content-length".to_owned(),
+                body.len().to_string(),
+            )))
+            .collect(),
+        body: body.to_vec(),
+    };
+    forward(host, &request)
+}
+
+/// Uploads a blob to an anonymous plain-HTTP registry; returns its digest.
+pub fn put_blob(host: &str, repo: &str, bytes: &[u8]) -> String {
+    let digest = format!("sha256:{}", sha256_hex(bytes));
+    let started = http(
+        host,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        &[],
+        b"",
+    );
+    assert_eq!(
+        started.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&started.body)
+    );
+    let location = started
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("location"))
+        .unwrap()
+        .1
+        .clone();
+    let path = location
+        .split_once("://")
+        .map_or(location.clone(), |(_, rest)| {
+            rest[rest.find('/').unwrap()..].to_owned()
+        });
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let done = http(
+        host,
+        "PUT",
+        &format!("{path}{sep}digest={digest}"),
+        &[("content-type", "application/octet-stream")],
+        bytes,
+    );
+    assert_eq!(done.status, 201, "{}", String::from_utf8_lossy(&done.body));
+    digest
+}
+
+/// Puts a manifest under a tag; returns its digest.
+pub fn put_manifest(host: &str, repo: &str, tag: &str, media_type: &str, manifest: &str) -> String {
+    let done = http(
+        host,
+        "PUT",
+        &format!("/v2/{repo}/manifests/{tag}"),
+        &[("content-type", media_type)],
+        manifest.as_bytes(),
+    );
+    assert_eq!(done.status, 201, "{}", String::from_utf8_lossy(&done.body));
+    format!("sha256:{}", sha256_hex(manifest.as_bytes()))
+}

@@ -10,4 +10,5 @@ mod harness;
 mod help;
 mod live;
 mod offline;
+mod provenance;
 mod update;
