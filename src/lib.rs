@@ -23,6 +23,7 @@ pub mod followup;
 pub mod fsutil;
 pub mod hashing;
 pub mod live;
+pub mod progress;
 pub mod provenance;
 pub mod reference;
 pub mod registry;

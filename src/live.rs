@@ -98,8 +98,15 @@ async fn mirror_serves(
         .platform
         .as_deref()
         .unwrap_or(crate::cache::build::DEFAULT_PLATFORM);
-    match crate::cache::build::write_archive(client, &pinned, platform, repo_tag, std::io::sink())
-        .await
+    match crate::cache::build::write_archive(
+        client,
+        &pinned,
+        platform,
+        repo_tag,
+        std::io::sink(),
+        &crate::progress::Silent,
+    )
+    .await
     {
         Ok((_, built)) if built.sha256 == expected => true,
         Ok((_, built)) => {

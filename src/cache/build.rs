@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::archive::HashingWriter;
 use crate::archive::docker::{Descriptor, TarWriter, blob_name, manifest_json};
 use crate::archive::gzip::MemberWriter;
+use crate::progress::Progress;
 use crate::reference::{Digest, Reference};
 use crate::registry::{Client, RegistryError};
 
@@ -118,6 +119,7 @@ pub async fn write_archive<W: Write>(
     platform: &str,
     repo_tag: &str,
     out: W,
+    progress: &dyn Progress,
 ) -> Result<(W, Built), BuildError> {
     let top = client.manifest(source).await?;
     let manifest = if is_index(&top.media_type, &top.bytes) {
@@ -134,6 +136,8 @@ pub async fn write_archive<W: Write>(
         BuildError::Format(format!("{source}: manifest is not an image manifest: {e}"))
     })?;
 
+    let total = image.config.size + image.layers.iter().map(|l| l.size).sum::<u64>();
+    progress.start(&format!("pulling {source}"), Some(total));
     let hashing = HashingWriter::new(out);
     let mut tar = TarWriter::new(MemberWriter::new(hashing));
     tar.entry(
@@ -149,6 +153,7 @@ pub async fn write_archive<W: Write>(
             .map_err(io_error(format!("writing {name}")))?;
         let mut blob = client.blob(source, &descriptor.digest).await?;
         while let Some(chunk) = blob.chunk().await? {
+            progress.advance(chunk.len() as u64);
             tar.content(&chunk).map_err(|e| {
                 BuildError::Format(format!(
                     "{name}: {e} (the registry sent more than the manifest's {} bytes)",
@@ -164,6 +169,7 @@ pub async fn write_archive<W: Write>(
             ))
         })?;
     }
+    progress.finish();
     let gzip = tar.finish().map_err(io_error("writing the archive"))?;
     let hashing = gzip.finish().map_err(io_error("compressing the archive"))?;
     let archive_bytes = hashing.bytes;
@@ -188,6 +194,7 @@ pub async fn build_to_file(
     platform: &str,
     repo_tag: &str,
     path: &std::path::Path,
+    progress: &dyn Progress,
 ) -> Result<Built, BuildError> {
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     fs::create_dir_all(dir).map_err(io_error(format!("creating {}", dir.display())))?;
@@ -205,6 +212,7 @@ pub async fn build_to_file(
         platform,
         repo_tag,
         BufWriter::with_capacity(1 << 20, tmp),
+        progress,
     )
     .await?;
     let tmp = writer.into_inner().map_err(|e| BuildError::Io {
@@ -228,6 +236,7 @@ pub async fn push_mirror(
     client: &Client,
     source: &Reference,
     target: &Reference,
+    progress: &dyn Progress,
 ) -> Result<Digest, BuildError> {
     let pinned = source
         .digest()
@@ -251,6 +260,7 @@ pub async fn push_mirror(
             images.push((fetched, Some(child.digest.clone())));
         }
     }
+    progress.start(&format!("pushing to {target}"), None);
     for (manifest, by_digest) in &images {
         let image: ImageManifest = serde_json::from_slice(&manifest.bytes)
             .map_err(|e| BuildError::Format(format!("manifest {}: {e}", manifest.digest)))?;

@@ -70,7 +70,7 @@ pub fn check_tarball(workspace: &Workspace, entry: &Entry) -> TarballState {
         },
         Some(expected) => {
             // A different hash: damage in transit, or a different image? Only a full pass tells.
-            let damage = verify::verify_tarball(&full)
+            let damage = verify::verify_tarball(&full, &crate::progress::Silent)
                 .ok()
                 .and_then(|check| check.problems.into_iter().find(verify::Problem::is_damage));
             match damage {

@@ -19,6 +19,7 @@ use sha2::{Digest as _, Sha256};
 use crate::archive::docker::ArchiveManifest;
 use crate::archive::gzip::{HEADER_LEN, inflate_member, member_size};
 use crate::hashing::hex;
+use crate::progress::Progress;
 
 const READ_CHUNK: usize = 1 << 20;
 /// Chunks in flight between stages; with members of at most 1 MiB this bounds memory to a
@@ -105,13 +106,14 @@ struct EntryInfo {
 const MAX_JSON: u64 = 16 << 20;
 
 /// Verifies one tarball in a single streaming pass.
-pub fn verify_tarball(path: &Path) -> io::Result<TarballCheck> {
+pub fn verify_tarball(path: &Path, progress: &dyn Progress) -> io::Result<TarballCheck> {
     let file = File::open(path)?;
     let file_len = file.metadata()?.len();
+    progress.start(&format!("verifying {}", path.display()), Some(file_len));
     let (compressed_tx, compressed_rx) = sync_channel::<Vec<u8>>(QUEUE);
     let (plain_tx, plain_rx) = sync_channel::<Vec<u8>>(QUEUE);
     let (reader, inflater, tarred) = std::thread::scope(|scope| {
-        let reader = scope.spawn(move || read_and_hash(file, compressed_tx));
+        let reader = scope.spawn(move || read_and_hash(file, compressed_tx, progress));
         let inflater = scope.spawn(move || inflate(compressed_rx, plain_tx));
         let tarred = scope.spawn(move || walk_tar(plain_rx, file_len));
         (reader.join(), inflater.join(), tarred.join())
@@ -144,7 +146,11 @@ pub fn verify_tarball(path: &Path) -> io::Result<TarballCheck> {
     })
 }
 
-fn read_and_hash(mut file: File, out: SyncSender<Vec<u8>>) -> (String, u64, Option<io::Error>) {
+fn read_and_hash(
+    mut file: File,
+    out: SyncSender<Vec<u8>>,
+    progress: &dyn Progress,
+) -> (String, u64, Option<io::Error>) {
     let mut hasher = Sha256::new();
     let mut total = 0u64;
     loop {
@@ -158,6 +164,7 @@ fn read_and_hash(mut file: File, out: SyncSender<Vec<u8>>) -> (String, u64, Opti
         };
         hasher.update(&buffer[..n]);
         total += n as u64;
+        progress.advance(n as u64);
         if out.send(buffer).is_err() {
             // Later stages stopped (damage found): still hash the rest for the report.
             let mut rest = Vec::new();

@@ -13,6 +13,7 @@ use rocforge_ci::config::edit::edit_matrix_file;
 use rocforge_ci::findings::{Code, Finding};
 use rocforge_ci::report::Report;
 
+use super::progress::Bar;
 use super::{client, load};
 
 pub struct BuildArgs<'a> {
@@ -22,6 +23,7 @@ pub struct BuildArgs<'a> {
     pub push: bool,
     pub dockerfile: Option<&'a Path>,
     pub output: Option<&'a Path>,
+    pub json: bool,
 }
 
 pub async fn build(workspace: &Workspace, args: BuildArgs<'_>, _now: Timestamp) -> Result<Report> {
@@ -87,7 +89,16 @@ pub async fn build(workspace: &Workspace, args: BuildArgs<'_>, _now: Timestamp) 
         .output
         .map_or_else(|| default_path(&name, &tag), Path::to_path_buf);
     let path = workspace.path(&relative);
-    let built = match build_to_file(&client, &source, args.platform, &repo_tag, &path).await {
+    let built = match build_to_file(
+        &client,
+        &source,
+        args.platform,
+        &repo_tag,
+        &path,
+        &Bar::new(args.json),
+    )
+    .await
+    {
         Ok(built) => built,
         Err(e) => {
             report.findings.push(
@@ -126,7 +137,14 @@ pub async fn build(workspace: &Workspace, args: BuildArgs<'_>, _now: Timestamp) 
                 "--push needs `mirror:` in the matrix",
             )),
             Some(mirror) => {
-                match push_mirror(&client, &source, &mirror.clone().with_digest(None)).await {
+                match push_mirror(
+                    &client,
+                    &source,
+                    &mirror.clone().with_digest(None),
+                    &Bar::new(args.json),
+                )
+                .await
+                {
                     Ok(digest) => report.findings.push(Finding::new(
                         Code::MirrorPushed,
                         format!("{} now serves {digest}", mirror.clone().with_digest(None)),
@@ -146,7 +164,12 @@ pub async fn build(workspace: &Workspace, args: BuildArgs<'_>, _now: Timestamp) 
     Ok(report.with_data(&built))
 }
 
-pub fn verify(workspace: &Workspace, files: &[PathBuf], load_verified: bool) -> Result<Report> {
+pub fn verify(
+    workspace: &Workspace,
+    files: &[PathBuf],
+    load_verified: bool,
+    json: bool,
+) -> Result<Report> {
     let (config, mut report) = load(workspace, "cache-verify");
     // (path shown, full path, expected sha256, entry label)
     let mut targets: Vec<(String, PathBuf, Option<String>, Option<String>)> = Vec::new();
@@ -199,7 +222,7 @@ pub fn verify(workspace: &Workspace, files: &[PathBuf], load_verified: bool) -> 
             );
             continue;
         }
-        let check = match verify_tarball(&full) {
+        let check = match verify_tarball(&full, &Bar::new(json)) {
             Ok(check) => check,
             Err(e) => {
                 report.findings.push(

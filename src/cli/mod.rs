@@ -4,6 +4,7 @@ pub mod args;
 mod cache;
 mod extensions;
 mod output;
+mod progress;
 
 use anyhow::{Context as _, Result};
 use jiff::Timestamp;
@@ -88,10 +89,13 @@ pub fn run(cli: &Cli) -> Result<Report> {
                 push: *push,
                 dockerfile: dockerfile.as_deref(),
                 output: output.as_deref(),
+                json: cli.global.json,
             },
             now,
         )),
-        Command::CacheVerify { files, load } => cache::verify(&workspace, files, *load),
+        Command::CacheVerify { files, load } => {
+            cache::verify(&workspace, files, *load, cli.global.json)
+        }
         Command::Diagnostics { ci, registry } => {
             runtime.block_on(diagnostics(&workspace, *ci, registry.as_deref(), now))
         }
