@@ -127,6 +127,9 @@ fn offline(
     findings: &mut Findings,
 ) -> (Vec<EntryCheck>, Option<Resolution>) {
     let entries = verify_offline(workspace, config, None, crate::today(now), findings);
+    for entry in &config.matrix.images {
+        crate::provenance::check_offline(workspace, config, entry, findings);
+    }
     let resolution = resolve_offline(workspace, config, selection, now, findings);
     (entries, resolution)
 }

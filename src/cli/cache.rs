@@ -128,6 +128,20 @@ pub async fn build(workspace: &Workspace, args: BuildArgs<'_>, _now: Timestamp) 
             built.manifest
         ),
     ));
+    if rocforge_ci::provenance::wanted(&config.policy, entry)
+        && let Some(result) = rocforge_ci::provenance::check_entry(
+            workspace,
+            &config,
+            &client,
+            entry,
+            &mut report.findings,
+        )
+        .await
+        && let Some(stored) =
+            rocforge_ci::provenance::store_material(workspace, &relative, &result)?
+    {
+        report.output("provenance", stored.display().to_string());
+    }
     report.output("tarball", &shown);
     report.output("sha256", &built.sha256);
     if args.push {

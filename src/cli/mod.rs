@@ -260,13 +260,30 @@ async fn verify(
             dispatch_if_needed(&config.policy, &GitHub::from_env(), &mut report.findings).await;
             entries
         }
-        None => verify_offline(
-            workspace,
-            &config,
-            target.as_ref(),
-            today,
-            &mut report.findings,
-        ),
+        None => {
+            let entries = verify_offline(
+                workspace,
+                &config,
+                target.as_ref(),
+                today,
+                &mut report.findings,
+            );
+            let checked: Vec<&rocforge_ci::config::Entry> = match &target {
+                Some(reference) => rocforge_ci::verify::find_entry(&config.matrix, reference)
+                    .into_iter()
+                    .collect(),
+                None => config.matrix.images.iter().collect(),
+            };
+            for entry in checked {
+                rocforge_ci::provenance::check_offline(
+                    workspace,
+                    &config,
+                    entry,
+                    &mut report.findings,
+                );
+            }
+            entries
+        }
     };
     notify_if_needed(&config.policy, "verify", &mut report.findings).await;
     report.output("status", report.exit_status().as_str());

@@ -16,6 +16,7 @@
 
 pub mod keyed;
 
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AttestMode, Config, Entry, Policy, Signer, Workspace};
@@ -29,6 +30,7 @@ const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
 const BUNDLE: &str = "application/vnd.dev.sigstore.bundle";
 const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 const MAX_ARTEFACT: usize = 4 * 1024 * 1024;
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AttestationResult {
@@ -50,6 +52,20 @@ pub struct ImageProvenance {
     /// `pass`, `fail` or `not-required`.
     pub decision: &'static str,
     pub details: Vec<String>,
+    /// What verified, kept so that `cache-build` can store it beside the tarball.
+    #[serde(skip)]
+    pub material: Material,
+}
+
+/// Verified signature material, stored as `<tarball>.provenance.json` so that the offline
+/// bootstrap can verify it again without a registry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Material {
+    pub digest: String,
+    /// (base64 payload, base64 DER signature) of simple-signing signatures.
+    pub signatures: Vec<(String, String)>,
+    /// base64 DSSE envelopes.
+    pub attestations: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,6 +147,10 @@ pub async fn check_entry(
         attestations: Vec::new(),
         decision: "not-required",
         details: Vec::new(),
+        material: Material {
+            digest: pin.to_string(),
+            ..Material::default()
+        },
     };
     let key = match &entry.provenance {
         Some(Signer::Key(path)) => match std::fs::read_to_string(workspace.path(path))
@@ -242,7 +262,13 @@ pub async fn check_entry(
             .await
         {
             Ok(payload) => match keyed::verify_simple_signing(key, &payload, signature, &pin) {
-                Ok(()) => verified = true,
+                Ok(()) => {
+                    verified = true;
+                    result
+                        .material
+                        .signatures
+                        .push((B64.encode(&payload), signature.clone()));
+                }
                 Err(why) => invalid.push(why),
             },
             Err(e) => invalid.push(format!("signature payload {}: {e}", layer.digest)),
@@ -408,4 +434,122 @@ pub async fn check(
     };
     write_json_atomic(&workspace.path("build/rocm_provenance.json"), &report)?;
     Ok(Some(report))
+}
+
+/// `images/x.tar.gz` → `images/x.provenance.json`.
+pub fn material_path(tarball: &std::path::Path) -> std::path::PathBuf {
+    let name = tarball
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".tar.gz")
+        .or_else(|| name.strip_suffix(".tgz"))
+        .unwrap_or(&name);
+    tarball.with_file_name(format!("{stem}.provenance.json"))
+}
+
+/// Verifies stored material again, with no network: the offline bootstrap's provenance check.
+pub fn check_offline(
+    workspace: &Workspace,
+    config: &Config,
+    entry: &Entry,
+    findings: &mut Findings,
+) {
+    let policy = &config.policy;
+    if !wanted(policy, entry) {
+        return;
+    }
+    let Some(pin) = entry.digest.as_ref().map(|d| d.value.clone()) else {
+        return;
+    };
+    let label = entry.label();
+    let subject = config.matrix.upstream(entry).to_string();
+    let material = entry
+        .tarball
+        .as_ref()
+        .map(|t| workspace.path(material_path(&t.value)))
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|bytes| serde_json::from_slice::<Material>(&bytes).ok());
+    let key = match &entry.provenance {
+        Some(Signer::Key(path)) => std::fs::read_to_string(workspace.path(path))
+            .ok()
+            .and_then(|pem| keyed::parse_key(&pem).ok()),
+        _ => None,
+    };
+    let (Some(material), Some(key)) = (material, key) else {
+        if policy.require_signature {
+            findings.push(Finding::new(Code::SignatureUnverifiable, format!("{label}: offline, and no stored signature material (cache-build keeps it beside the tarball) or no key to check it")).about(subject));
+        }
+        return;
+    };
+    let mut verified = false;
+    for (payload, signature) in &material.signatures {
+        match B64
+            .decode(payload)
+            .map_err(|e| e.to_string())
+            .and_then(|p| keyed::verify_simple_signing(&key, &p, signature, &pin))
+        {
+            Ok(()) => verified = true,
+            Err(why) => findings.push(
+                Finding::new(
+                    Code::SignatureInvalid,
+                    format!("{label}: stored signature is invalid: {why}"),
+                )
+                .about(subject.clone()),
+            ),
+        }
+    }
+    if verified {
+        findings.push(
+            Finding::new(
+                Code::SignatureVerified,
+                format!("{label}: stored signature verified offline"),
+            )
+            .about(subject.clone()),
+        );
+    } else if policy.require_signature {
+        findings.push(
+            Finding::new(
+                Code::SignatureMissing,
+                format!("{label}: the stored material holds no valid signature"),
+            )
+            .about(subject.clone()),
+        );
+    }
+    let verified_types: Vec<String> = material
+        .attestations
+        .iter()
+        .filter_map(|e| B64.decode(e).ok())
+        .filter_map(|e| keyed::verify_dsse(&key, &e, &pin).ok())
+        .collect();
+    if policy.attest_mode == AttestMode::Enforce {
+        let wanted_type = policy.attest_predicate_type.as_deref();
+        if !verified_types
+            .iter()
+            .any(|t| wanted_type.is_none_or(|w| w == t))
+        {
+            findings.push(
+                Finding::new(
+                    Code::AttestationMissing,
+                    format!("{label}: no stored attestation verifies offline"),
+                )
+                .about(subject),
+            );
+        }
+    }
+}
+
+/// Writes what verified beside the tarball (`cache-build`).
+pub fn store_material(
+    workspace: &Workspace,
+    tarball: &std::path::Path,
+    result: &ImageProvenance,
+) -> Result<Option<std::path::PathBuf>, FsError> {
+    if result.material.signatures.is_empty() && result.material.attestations.is_empty() {
+        return Ok(None);
+    }
+    let relative = material_path(tarball);
+    write_json_atomic(&workspace.path(&relative), &result.material)?;
+    Ok(Some(relative))
 }

@@ -320,3 +320,46 @@ fn update_never_records_a_digest_whose_signature_fails() {
         "the existing entry is untouched"
     );
 }
+
+#[test]
+fn cache_build_keeps_the_signature_so_offline_runs_can_check_it() {
+    let s = setup("  require_signature: true\n");
+    let reference = format!("{}/rocm/dev:{TAG}", s.registry.host);
+    let payload = simple_signing(&reference, &s.digest);
+    push_signature(
+        &s.registry,
+        &s.digest,
+        &payload,
+        &sign(&key(1), payload.as_bytes()),
+    );
+    let run = s
+        .ctx
+        .run(&["cache-build", "--release", "6.4.4", "--os", "ubuntu-22.04"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stored = "images/dev-6.4.4-ubuntu-22.04.provenance.json";
+    let material = s.ctx.json(stored);
+    assert_eq!(material["digest"], s.digest.as_str());
+    drop(s.registry); // offline from here on
+
+    let run = s.ctx.run(&["offline-bootstrap"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stored signature verified offline"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.ctx.json("build/rocm_snapshot.json")["mode"], "local");
+
+    let mut tampered = material.clone();
+    let forged = simple_signing(&reference, &format!("sha256:{}", "f".repeat(64)));
+    tampered["signatures"][0][0] = serde_json::Value::String(B64.encode(forged));
+    s.ctx.write(stored, &tampered.to_string());
+    let run = s.ctx.run(&["offline-bootstrap"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error[signature-invalid]: 6.4.4/ubuntu-22.04: stored signature is invalid"),
+        "{}",
+        run.stderr
+    );
+}
