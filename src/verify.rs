@@ -20,6 +20,9 @@ pub struct EntryCheck {
     pub added: Option<String>,
     pub age_days: Option<i64>,
     pub tarball: TarballState,
+    /// `verified`, `unverified` or `failed` when signatures were checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
     /// The digest the registry has for the tag now (live verification only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_digest: Option<String>,
@@ -71,6 +74,7 @@ pub fn verify_offline(
                 added: entry.added.as_ref().map(|d| d.value.to_string()),
                 age_days,
                 tarball,
+                signature: None,
                 live_digest: None,
                 release_notes: entry.release_notes.clone(),
             }

@@ -233,7 +233,7 @@ async fn verify(
     let today = rocforge_ci::today(now);
     report.entries = match &client {
         Some(client) => {
-            let entries = verify_live(
+            let mut entries = verify_live(
                 workspace,
                 &config,
                 client,
@@ -248,7 +248,7 @@ async fn verify(
                     .collect(),
                 None => config.matrix.images.iter().collect(),
             };
-            rocforge_ci::provenance::check(
+            let provenance = rocforge_ci::provenance::check(
                 workspace,
                 &config,
                 client,
@@ -257,6 +257,14 @@ async fn verify(
                 &mut report.findings,
             )
             .await?;
+            for image in provenance.iter().flat_map(|p| &p.images) {
+                for check in entries
+                    .iter_mut()
+                    .filter(|c| c.digest.as_deref() == Some(image.digest.as_str()))
+                {
+                    check.signature = Some(image.signature_status.to_owned());
+                }
+            }
             dispatch_if_needed(&config.policy, &GitHub::from_env(), &mut report.findings).await;
             entries
         }

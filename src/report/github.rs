@@ -67,7 +67,9 @@ pub fn step_summary(report: &Report) -> String {
         status.code()
     );
     if !report.entries.is_empty() {
-        out.push_str("| Image | Digest | Age (days) | Tarball |\n|---|---|---|---|\n");
+        out.push_str(
+            "| Image | Digest | Age (days) | Tarball | Signature |\n|---|---|---|---|---|\n",
+        );
         for e in &report.entries {
             let digest = e
                 .digest
@@ -82,7 +84,11 @@ pub fn step_summary(report: &Report) -> String {
                 Some(url) => format!("[{}]({url})", cell(&e.reference)),
                 None => format!("`{}`", cell(&e.reference)),
             };
-            let _ = writeln!(out, "| {image} | `{digest}` | {age} | {tarball} |");
+            let signature = e.signature.as_deref().unwrap_or("–");
+            let _ = writeln!(
+                out,
+                "| {image} | `{digest}` | {age} | {tarball} | {signature} |"
+            );
         }
         out.push('\n');
     }
