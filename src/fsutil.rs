@@ -30,16 +30,7 @@ impl FsError {
 /// Writes `bytes` to `path` so that a reader (or a killed run) sees the old file or the new one,
 /// never half of either: a temp file in the same directory, fsync, then rename over the target.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir).map_err(|e| FsError::new("creating directory", dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".rocforge-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| FsError::new("creating temporary file in", dir, e))?;
+    let mut tmp = temp_beside(path)?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| FsError::new("writing", tmp.path().to_path_buf(), e))?;
@@ -47,6 +38,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     tmp.persist(path)
         .map_err(|e| FsError::new("replacing", path, e.error))?;
     Ok(())
+}
+
+/// A temporary file in `target`'s directory (created if missing), to be renamed over `target`
+/// once complete; dropped unrenamed, it disappears.
+pub fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile, FsError> {
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).map_err(|e| FsError::new("creating directory", dir, e))?;
+    tempfile::Builder::new()
+        .prefix(".rocforge-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| FsError::new("creating temporary file in", dir, e))
 }
 
 /// Temporary files are created 0600; the result should look like any other file: the
@@ -61,13 +67,7 @@ pub fn keep_permissions(tmp: &Path, target: &Path) {
 /// Copies `source` to `dest` atomically, streaming (files may be large), with `mode` when given.
 pub fn copy_atomic(source: &Path, dest: &Path, mode: Option<u32>) -> Result<(), FsError> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| FsError::new("creating directory", dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".rocforge-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| FsError::new("creating temporary file in", dir, e))?;
+    let mut tmp = temp_beside(dest)?;
     let mut input = File::open(source).map_err(|e| FsError::new("opening", source, e))?;
     io::copy(&mut input, tmp.as_file_mut())
         .and_then(|_| tmp.as_file().sync_all())

@@ -1,7 +1,6 @@
 //! `cache-build`: the pinned image as a docker-archive `images/<name>.tar.gz`, pulled by
 //! digest without a Docker engine, byte-for-byte reproducible; and `--push` to the mirror.
 
-use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
@@ -196,16 +195,10 @@ pub async fn build_to_file(
     path: &std::path::Path,
     progress: &dyn Progress,
 ) -> Result<Built, BuildError> {
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    fs::create_dir_all(dir).map_err(io_error(format!("creating {}", dir.display())))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".rocforge-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_error(format!(
-            "creating a temporary file in {}",
-            dir.display()
-        )))?;
+    let tmp = crate::fsutil::temp_beside(path).map_err(|e| BuildError::Io {
+        what: e.action.to_owned(),
+        source: e.source,
+    })?;
     let (writer, built) = write_archive(
         client,
         source,
