@@ -196,7 +196,7 @@ pub async fn build_to_file(
     progress: &dyn Progress,
 ) -> Result<Built, BuildError> {
     let tmp = crate::fsutil::temp_beside(path).map_err(|e| BuildError::Io {
-        what: e.action.to_owned(),
+        what: format!("{} {}", e.action, e.path.display()),
         source: e.source,
     })?;
     let (writer, built) = write_archive(
