@@ -7,7 +7,7 @@ use crate::config::{Config, Entry, Workspace};
 use crate::findings::{Code, Finding, Findings, Location};
 use crate::reference::Reference;
 use crate::registry::{Client, RegistryError};
-use crate::resolve::{Resolution, Selection, candidates, no_candidate_message, snapshot};
+use crate::resolve::{Choice, Resolution, Selection, candidates, no_candidate_message};
 use crate::state::CacheMode;
 use crate::verify::{EntryCheck, find_entry, verify_offline};
 
@@ -60,23 +60,14 @@ pub async fn resolve_live(
             }
         }
     };
-    let mut snapshot = snapshot(
-        matrix,
-        &config.policy,
+    let choice = Choice {
         entry,
-        &image,
+        image,
         mode,
-        &tarball,
-        now,
-        true,
-    );
-    snapshot.digest = image.digest().map(ToString::to_string).unwrap_or_default();
-    Some(Resolution {
-        reference: image.to_string(),
-        snapshot,
         tarball,
-        fallbacks,
-    })
+        network: true,
+    };
+    Some(choice.into_resolution(config, fallbacks, now))
 }
 
 /// Whether the mirror serves the pinned image. With a recorded tarball hash, the archive is

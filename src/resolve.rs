@@ -89,22 +89,15 @@ pub fn resolve_offline(
         CacheMode::Offline
     };
     let upstream = config.matrix.upstream(entry);
-    let snapshot = snapshot(
-        &config.matrix,
-        &config.policy,
+    let fallbacks = ordered[1..].iter().map(|e| e.label()).collect();
+    let choice = Choice {
         entry,
-        &upstream,
+        image: upstream,
         mode,
-        &tarball,
-        now,
-        false,
-    );
-    Some(Resolution {
-        reference: upstream.to_string(),
-        snapshot,
         tarball,
-        fallbacks: ordered[1..].iter().map(|e| e.label()).collect(),
-    })
+        network: false,
+    };
+    Some(choice.into_resolution(config, fallbacks, now))
 }
 
 /// Turns a tarball state into findings about `entry`.
@@ -172,17 +165,43 @@ pub(crate) fn no_candidate_message(matrix: &Matrix, selection: &Selection) -> St
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn snapshot(
-    matrix: &Matrix,
-    policy: &Policy,
-    entry: &Entry,
-    image: &Reference,
-    mode: CacheMode,
-    tarball: &TarballState,
-    now: Timestamp,
-    network: bool,
-) -> Snapshot {
+/// What the resolver picked, before it becomes a [`Resolution`].
+pub(crate) struct Choice<'m> {
+    pub entry: &'m Entry,
+    /// The reference to run, with the digest the resolver stands behind.
+    pub image: Reference,
+    pub mode: CacheMode,
+    pub tarball: TarballState,
+    /// Whether the registry was asked.
+    pub network: bool,
+}
+
+impl Choice<'_> {
+    pub(crate) fn into_resolution(
+        self,
+        config: &Config,
+        fallbacks: Vec<String>,
+        now: Timestamp,
+    ) -> Resolution {
+        let snapshot = snapshot(&config.matrix, &config.policy, &self, now);
+        Resolution {
+            reference: self.image.to_string(),
+            snapshot,
+            tarball: self.tarball,
+            fallbacks,
+        }
+    }
+}
+
+fn snapshot(matrix: &Matrix, policy: &Policy, choice: &Choice<'_>, now: Timestamp) -> Snapshot {
+    let Choice {
+        entry,
+        image,
+        mode,
+        tarball,
+        network,
+    } = choice;
+    let (entry, mode, network) = (*entry, *mode, *network);
     let at = format_timestamp(now);
     let (tarball_path, sha256) = match tarball {
         TarballState::Verified { path, sha256 } => {
@@ -201,11 +220,7 @@ pub(crate) fn snapshot(
         timestamp: at.clone(),
         image: image.to_string(),
         canonical: matrix.canonical(entry),
-        digest: entry
-            .digest
-            .as_ref()
-            .map(|d| d.value.to_string())
-            .unwrap_or_default(),
+        digest: image.digest().map(ToString::to_string).unwrap_or_default(),
         resolved_at: at,
         policy_mode: policy.mode,
         tarball: tarball_path,

@@ -570,3 +570,45 @@ fn offline_commands_make_no_network_call() {
     }
     assert!(watcher.requests().is_empty(), "{:?}", watcher.requests());
 }
+
+#[test]
+fn html_instead_of_json_and_oversized_manifests_are_refused_by_name() {
+    let (registry, _layout, digest) = registry_with_image();
+    let upstream = registry.host.clone();
+    let html = TestServer::start(move |request| {
+        if request.path.contains("/manifests/") {
+            let page = "<html><body>Sign in to continue</body></html>";
+            return Some(Response::new(200, page).header("Content-Type", "text/html"));
+        }
+        Some(forward(&upstream, request))
+    });
+    let ctx = live_ctx(&html.host(), &digest, "");
+    let run = ctx.run(&["verify"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the manifest is not JSON (content-type `text/html`)"),
+        "{}",
+        run.stderr
+    );
+
+    let upstream = registry.host.clone();
+    let huge = TestServer::start(move |request| {
+        if request.path.contains("/manifests/") {
+            return Some(
+                Response::new(200, vec![b' '; 5 << 20])
+                    .header("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+            );
+        }
+        Some(forward(&upstream, request))
+    });
+    let ctx = live_ctx(&huge.host(), &digest, "");
+    let run = ctx.run(&["verify"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("response larger than 4194304 bytes; refusing it"),
+        "{}",
+        run.stderr
+    );
+}
