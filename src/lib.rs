@@ -6,11 +6,17 @@
 //! - [`config`]: the matrix and policy files, parsed with spans and validated.
 //! - [`findings`]: the one outcome model (codes, severities, exit status).
 //! - [`reference`], [`version`]: image references and release versions.
-//! - [`resolve`], [`verify`], [`bootstrap`]: the resolver → verifier flow.
+//! - [`resolve`], [`verify`], [`bootstrap`]: the resolver → verifier flow; [`live`] adds the
+//!   registry, [`followup`] the auto_update dispatch and webhooks, [`diagnostics`] reachability.
+//! - [`registry`]: the OCI distribution client (auth, retries, manifests, blobs, tags).
+//! - [`update`]: the updater; [`config::edit`] keeps the matrix's bytes while editing it.
+//! - [`archive`], [`cache`]: reproducible docker-archive tarballs, cache-build, cache-verify.
+//! - [`provenance`]: signatures and attestations.
 //! - [`state`]: the files a run leaves behind (snapshot, run record, `.ci_mode`).
 //! - [`report`]: human text, JSON, GitHub annotations, step outputs and summary.
 //! - [`snapi`], [`clamp`]: the extension interface and the ROCm environment capture.
-//! - [`fsutil`], [`hashing`]: atomic writes, locks, safe paths, streaming SHA-256.
+//! - [`fsutil`], [`hashing`], [`progress`]: atomic writes, locks, safe paths, streaming
+//!   SHA-256, progress reports.
 
 pub mod archive;
 pub mod bootstrap;
