@@ -5,7 +5,7 @@
 //!
 //! - [`config`]: the matrix and policy files, parsed with spans and validated.
 //! - [`findings`]: the one outcome model (codes, severities, exit status).
-//! - [`reference`], [`version`]: image references and release versions.
+//! - [`reference`](mod@reference), [`version`]: image references and release versions.
 //! - [`resolve`], [`verify`], [`bootstrap`]: the resolver → verifier flow; [`live`] adds the
 //!   registry, [`followup`] the auto_update dispatch and webhooks, [`diagnostics`] reachability.
 //! - [`registry`]: the OCI distribution client (auth, retries, manifests, blobs, tags).
