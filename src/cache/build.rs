@@ -294,3 +294,92 @@ pub fn default_path(name: &str, tag: &str) -> PathBuf {
     let short = name.rsplit('/').next().unwrap_or(name);
     PathBuf::from(format!("images/{short}-{tag}.tar.gz"))
 }
+
+/// What `docker build` + `docker save` produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineBuilt {
+    pub archive_bytes: u64,
+    pub sha256: String,
+}
+
+/// Builds with a Docker engine (`docker build -f dockerfile -t repo_tag <its directory>`) and
+/// compresses `docker save` into `path` like cache-build's own archives. Unlike a pull by
+/// digest, this is not reproducible: the engine stamps times into the image.
+pub fn build_with_engine(
+    dockerfile: &std::path::Path,
+    repo_tag: &str,
+    path: &std::path::Path,
+) -> Result<EngineBuilt, BuildError> {
+    use std::process::{Command, Stdio};
+    let context = dockerfile
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let built = Command::new("docker")
+        .arg("build")
+        .arg("-f")
+        .arg(dockerfile)
+        .arg("-t")
+        .arg(repo_tag)
+        .arg(context)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io_error("running docker build"))?;
+    if !built.status.success() {
+        let tail: Vec<&str> = std::str::from_utf8(&built.stderr)
+            .unwrap_or("")
+            .lines()
+            .rev()
+            .take(5)
+            .collect();
+        return Err(BuildError::Format(format!(
+            "docker build failed: {}",
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )));
+    }
+    let tmp = crate::fsutil::temp_beside(path).map_err(|e| BuildError::Io {
+        what: format!("{} {}", e.action, e.path.display()),
+        source: e.source,
+    })?;
+    let mut save = Command::new("docker")
+        .arg("save")
+        .arg(repo_tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io_error("running docker save"))?;
+    let mut stdout = save.stdout.take().expect("piped");
+    let mut gzip = MemberWriter::new(HashingWriter::new(BufWriter::with_capacity(1 << 20, tmp)));
+    io::copy(&mut stdout, &mut gzip).map_err(io_error(format!(
+        "compressing docker save into {}",
+        path.display()
+    )))?;
+    let status = save.wait().map_err(io_error("waiting for docker save"))?;
+    if !status.success() {
+        return Err(BuildError::Format(format!(
+            "docker save {repo_tag} failed ({status})"
+        )));
+    }
+    let hashing = gzip
+        .finish()
+        .map_err(io_error(format!("writing {}", path.display())))?;
+    let archive_bytes = hashing.bytes;
+    let (writer, sha256) = hashing.finish();
+    let tmp = writer.into_inner().map_err(|e| BuildError::Io {
+        what: format!("writing {}", path.display()),
+        source: e.into_error(),
+    })?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(io_error(format!("writing {}", path.display())))?;
+    crate::fsutil::keep_permissions(tmp.path(), path);
+    tmp.persist(path).map_err(|e| BuildError::Io {
+        what: format!("replacing {}", path.display()),
+        source: e.error,
+    })?;
+    Ok(EngineBuilt {
+        archive_bytes,
+        sha256,
+    })
+}

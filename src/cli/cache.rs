@@ -39,33 +39,7 @@ pub async fn build(workspace: &Workspace, args: BuildArgs<'_>, _now: Timestamp) 
         return Ok(report);
     };
     if let Some(dockerfile) = args.dockerfile {
-        let engine = Command::new("docker").arg("info").output();
-        let why = match engine {
-            Ok(o) if o.status.success() => None,
-            Ok(o) => Some(
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .next()
-                    .unwrap_or("docker info failed")
-                    .to_owned(),
-            ),
-            Err(e) => Some(format!("docker: {e}")),
-        };
-        let message = match why {
-            Some(why) => format!(
-                "--dockerfile {} needs a running Docker engine, and there is none here ({why}); \
-                 without it, cache-build pulls the pinned digest instead (drop --dockerfile)",
-                dockerfile.display()
-            ),
-            None => format!(
-                "--dockerfile {}: building with an engine is not supported yet; drop --dockerfile to pull the pinned digest",
-                dockerfile.display()
-            ),
-        };
-        report
-            .findings
-            .push(Finding::new(Code::EngineMissing, message));
-        return Ok(report);
+        return build_with_docker(workspace, &config, entry, args, dockerfile, report);
     }
     let Some(pinned) = entry.digest.as_ref().map(|d| d.value.clone()) else {
         report.findings.push(Finding::new(
@@ -313,4 +287,74 @@ fn load_into_engine(report: &mut Report, path: &Path, prefix: &str) {
         }
     }
     report.findings.push(Finding::new(Code::EngineMissing, format!("{prefix}: --load needs Docker or Podman, and neither engine runs here; the tarball is verified")));
+}
+
+/// `--dockerfile`: build with an engine where one runs; explain where none does.
+fn build_with_docker(
+    workspace: &Workspace,
+    config: &rocforge_ci::config::Config,
+    entry: &rocforge_ci::config::Entry,
+    args: BuildArgs<'_>,
+    dockerfile: &Path,
+    mut report: Report,
+) -> Result<Report> {
+    let engine = Command::new("docker").arg("info").output();
+    let missing = match engine {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .next()
+                .unwrap_or("docker info failed")
+                .to_owned(),
+        ),
+        Err(e) => Some(format!("docker: {e}")),
+    };
+    if let Some(why) = missing {
+        report.findings.push(Finding::new(
+            Code::EngineMissing,
+            format!(
+                "--dockerfile {} needs a running Docker engine, and there is none here ({why}); \
+                 without it, cache-build pulls the pinned digest instead (drop --dockerfile)",
+                dockerfile.display()
+            ),
+        ));
+        return Ok(report);
+    }
+    let repo_tag = config.matrix.archive_repo_tag(entry);
+    let name = repo_tag
+        .rsplit_once(':')
+        .map_or(repo_tag.as_str(), |(n, _)| n)
+        .to_owned();
+    let relative = args.output.map_or_else(
+        || default_path(&name, &config.matrix.tag_for(entry)),
+        Path::to_path_buf,
+    );
+    let built = match rocforge_ci::cache::build::build_with_engine(
+        &workspace.path(dockerfile),
+        &repo_tag,
+        &workspace.path(&relative),
+    ) {
+        Ok(built) => built,
+        Err(e) => {
+            report.findings.push(Finding::new(
+                Code::EngineMissing,
+                format!("--dockerfile {}: {e}", dockerfile.display()),
+            ));
+            return Ok(report);
+        }
+    };
+    let shown = relative.display().to_string();
+    edit_matrix_file(workspace, |edit| {
+        edit.set(args.release, args.os, "tarball", &shown)?;
+        edit.set(args.release, args.os, "sha256", &built.sha256)
+    })?;
+    report.findings.push(Finding::new(
+        Code::CacheBuilt,
+        format!("{shown}: built with docker from {} ({} bytes, sha256 {}); an engine build is not reproducible", dockerfile.display(), built.archive_bytes, built.sha256),
+    ));
+    report.output("tarball", &shown);
+    report.output("sha256", &built.sha256);
+    report.headline = Some(shown);
+    Ok(report.with_data(&built))
 }

@@ -446,3 +446,65 @@ fn the_resolver_uses_the_tarball_then_the_mirror_then_the_registry() {
     );
     assert_eq!(ctx.json("build/rocm_snapshot.json")["mode"], "mirror");
 }
+
+#[test]
+fn dockerfile_builds_with_an_engine_where_one_runs() {
+    // No Docker engine can run here; a stand-in `docker` CLI answers `info`, records `build`
+    // and streams a docker-archive for `save`, so the engine path itself is exercised.
+    let mut ctx = TestContext::with(&entry("6.4.4", "ubuntu-22.04", DIGEST_A, "2026-12-01"), "");
+    let layer = b"layer from the engine".to_vec();
+    let layer_hex = sha256_hex(&layer);
+    let config = format!(r#"{{"rootfs":{{"type":"layers","diff_ids":["sha256:{layer_hex}"]}}}}"#);
+    let config_hex = sha256_hex(config.as_bytes());
+    ctx.write(
+        &format!("saved/{layer_hex}.tar"),
+        std::str::from_utf8(&layer).unwrap(),
+    );
+    ctx.write(&format!("saved/{config_hex}.json"), &config);
+    ctx.write("saved/manifest.json", &format!(r#"[{{"Config":"{config_hex}.json","RepoTags":["rocforge/rocm-dev:6.4.4-ubuntu-22.04"],"Layers":["{layer_hex}.tar"]}}]"#));
+    ctx.write("docker/Dockerfile", "FROM scratch\n");
+    ctx.write("fakebin/docker", "#!/bin/sh\ncase \"$1\" in\n  info) exit 0 ;;\n  build) echo \"$@\" > \"$FAKE_DOCKER_LOG\" ;;\n  save) tar -cf - -C \"$FAKE_DOCKER_IMAGE\" . ;;\n  *) exit 1 ;;\nesac\n");
+    fs::set_permissions(
+        ctx.path("fakebin/docker"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    ctx.set(
+        "PATH",
+        &format!("{}:/usr/bin:/bin", ctx.path("fakebin").display()),
+    );
+    ctx.set(
+        "FAKE_DOCKER_LOG",
+        &ctx.path("docker.log").display().to_string(),
+    );
+    ctx.set(
+        "FAKE_DOCKER_IMAGE",
+        &ctx.path("saved").display().to_string(),
+    );
+
+    let run = ctx.run(&[
+        "cache-build",
+        "--release",
+        "6.4.4",
+        "--os",
+        "ubuntu-22.04",
+        "--dockerfile",
+        "docker/Dockerfile",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("built with docker") && run.stderr.contains("not reproducible"),
+        "{}",
+        run.stderr
+    );
+    let log = ctx.read("docker.log");
+    // Paths are the workspace's (the root is the working directory here).
+    assert_eq!(
+        log.trim(),
+        "build -f ./docker/Dockerfile -t rocforge/rocm-dev:6.4.4-ubuntu-22.04 ./docker"
+    );
+    let matrix = ctx.read("ci/rocm_matrix.yml");
+    assert!(matrix.contains(&format!("tarball: {TARBALL}")), "{matrix}");
+    let run = ctx.run(&["cache-verify"]);
+    assert_eq!(run.code, 0, "the engine's archive verifies: {}", run.stderr);
+}
