@@ -24,9 +24,9 @@ use crate::progress::Progress;
 const READ_CHUNK: usize = 1 << 20;
 /// Chunks in flight between stages; with members of at most 1 MiB this bounds memory to a
 /// few tens of MiB whatever the file size.
-const QUEUE: usize = 8;
+const QUEUE: usize = 4;
 /// Members inflated at once (on every core).
-const BATCH: usize = 8;
+const BATCH: usize = 4;
 /// Uncompressed bytes per compressed byte beyond which the archive is refused.
 const MAX_RATIO: u64 = 1000;
 const MAX_ENTRY: u64 = 1 << 40;

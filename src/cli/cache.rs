@@ -159,6 +159,18 @@ pub fn verify(
     json: bool,
 ) -> Result<Report> {
     let (config, mut report) = load(workspace, "cache-verify");
+    if !files.is_empty() && config.is_none() {
+        // Files named on the command line can be checked without a matrix to compare with;
+        // a config that exists but is broken is still reported.
+        let kept: Vec<Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.code != Code::ConfigMissing)
+            .cloned()
+            .collect();
+        report.findings = rocforge_ci::findings::Findings::new(report.findings.mode());
+        report.findings.extend(kept);
+    }
     // (path shown, full path, expected sha256, entry label)
     let mut targets: Vec<(String, PathBuf, Option<String>, Option<String>)> = Vec::new();
     let entries = config

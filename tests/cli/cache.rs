@@ -314,7 +314,7 @@ fn cache_verify_checks_every_blob_and_never_trusts_paths() {
         r#"[{{"Config":"{config_hex}.json","RepoTags":["x:y"],"Layers":["{layer_hex}.tar"]}}]"#
     );
 
-    // Layers first and manifest.json last, as skopeo writes them: fine.
+    // Layers first and manifest.json last, as skopeo writes them: fine, with or without a matrix.
     let ok = handmade(
         &ctx,
         "ok",
@@ -328,6 +328,13 @@ fn cache_verify_checks_every_blob_and_never_trusts_paths() {
     );
     let run = ctx.run(&["cache-verify", ok.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    let bare = TestContext::empty();
+    let run = bare.run(&["cache-verify", ok.to_str().unwrap()]);
+    assert_eq!(
+        run.code, 0,
+        "no ci/ files needed for explicit files: {}",
+        run.stderr
+    );
 
     let tampered = handmade(
         &ctx,
