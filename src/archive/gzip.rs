@@ -136,14 +136,18 @@ pub fn inflate_member(member: &[u8]) -> io::Result<Vec<u8>> {
     if isize > CHUNK * 64 {
         return Err(bad("gzip member claims an absurd size"));
     }
-    let mut out = Vec::with_capacity(isize);
-    let mut decoder = flate2::write::DeflateDecoder::new(&mut out);
-    decoder
-        .write_all(&member[HEADER_LEN..member.len() - 8])
+    // Straight into a buffer of the announced size: no intermediate copy.
+    let mut out = Vec::with_capacity(isize + 1);
+    let mut inflater = flate2::Decompress::new(false);
+    let body = &member[HEADER_LEN..member.len() - 8];
+    let status = inflater
+        .decompress_vec(body, &mut out, flate2::FlushDecompress::Finish)
         .map_err(|e| bad(&format!("corrupt deflate data: {e}")))?;
-    decoder
-        .finish()
-        .map_err(|e| bad(&format!("corrupt deflate data: {e}")))?;
+    if status != flate2::Status::StreamEnd || inflater.total_in() != body.len() as u64 {
+        return Err(bad(
+            "corrupt deflate data: the stream does not end where the member does",
+        ));
+    }
     let mut check = flate2::Crc::new();
     check.update(&out);
     if check.sum() != crc || out.len() != isize {

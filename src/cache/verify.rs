@@ -380,6 +380,7 @@ fn walk_tar(
             return (entries, problems);
         }
     };
+    let mut buffer = vec![0u8; 1 << 20];
     for entry in iter {
         let mut entry = match entry {
             Ok(e) => e,
@@ -446,7 +447,6 @@ fn walk_tar(
         let mut hasher = Sha256::new();
         let mut head = [0u8; 4];
         let mut seen = 0usize;
-        let mut buffer = vec![0u8; 1 << 18];
         loop {
             match entry.read(&mut buffer) {
                 Ok(0) => break,
