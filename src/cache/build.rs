@@ -208,18 +208,7 @@ pub async fn build_to_file(
         progress,
     )
     .await?;
-    let tmp = writer.into_inner().map_err(|e| BuildError::Io {
-        what: format!("writing {}", path.display()),
-        source: e.into_error(),
-    })?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(io_error(format!("writing {}", path.display())))?;
-    crate::fsutil::keep_permissions(tmp.path(), path);
-    tmp.persist(path).map_err(|e| BuildError::Io {
-        what: format!("replacing {}", path.display()),
-        source: e.error,
-    })?;
+    persist(writer, path)?;
     Ok(built)
 }
 
@@ -295,6 +284,26 @@ pub fn default_path(name: &str, tag: &str) -> PathBuf {
     PathBuf::from(format!("images/{short}-{tag}.tar.gz"))
 }
 
+/// Flushes, syncs and renames a finished temporary archive over `path`.
+fn persist(
+    writer: BufWriter<tempfile::NamedTempFile>,
+    path: &std::path::Path,
+) -> Result<(), BuildError> {
+    let tmp = writer.into_inner().map_err(|e| BuildError::Io {
+        what: format!("writing {}", path.display()),
+        source: e.into_error(),
+    })?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(io_error(format!("writing {}", path.display())))?;
+    crate::fsutil::keep_permissions(tmp.path(), path);
+    tmp.persist(path).map_err(|e| BuildError::Io {
+        what: format!("replacing {}", path.display()),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
 /// What `docker build` + `docker save` produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct EngineBuilt {
@@ -366,18 +375,7 @@ pub fn build_with_engine(
         .map_err(io_error(format!("writing {}", path.display())))?;
     let archive_bytes = hashing.bytes;
     let (writer, sha256) = hashing.finish();
-    let tmp = writer.into_inner().map_err(|e| BuildError::Io {
-        what: format!("writing {}", path.display()),
-        source: e.into_error(),
-    })?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(io_error(format!("writing {}", path.display())))?;
-    crate::fsutil::keep_permissions(tmp.path(), path);
-    tmp.persist(path).map_err(|e| BuildError::Io {
-        what: format!("replacing {}", path.display()),
-        source: e.error,
-    })?;
+    persist(writer, path)?;
     Ok(EngineBuilt {
         archive_bytes,
         sha256,
