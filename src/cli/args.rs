@@ -218,22 +218,35 @@ pub struct SelectionArgs {
 #[derive(Debug, Subcommand)]
 pub enum ModeAction {
     /// Print the last recorded mode as JSON: {mode, snapshot, timestamp}.
+    #[command(
+        after_help = "Example:\n  rocforge-ci mode show   # {\"mode\":\"offline\",\"snapshot\":\"build/rocm_snapshot.json\",…}"
+    )]
     Show,
     /// Remove .ci_mode after a workflow completes.
+    #[command(
+        after_help = "Example:\n  rocforge-ci mode reset  # {\"mode\":null,\"snapshot\":null,\"status\":\"reset\",…}"
+    )]
     Reset,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MatrixAction {
     /// Report every problem of the matrix (and the policy) with file:line:column.
+    #[command(
+        after_help = "Examples:\n  rocforge-ci matrix check\n  rocforge-ci matrix check --json | jq '.findings[] | .location'"
+    )]
     Check,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SnapiAction {
     /// List every registered command as extension.command.
+    #[command(after_help = "Example:\n  rocforge-ci snapi list")]
     List,
     /// Call one command with a JSON object payload and print its result.
+    #[command(
+        after_help = "Examples:\n  rocforge-ci snapi call clamp.verify --payload '{\"manifest_path\": \"build/clamp/manifest.json\"}'\n  rocforge-ci snapi call clamp.capture --payload @payload.json"
+    )]
     Call {
         /// extension.command, e.g. clamp.verify
         name: String,
@@ -242,12 +255,18 @@ pub enum SnapiAction {
         payload: String,
     },
     /// Serve JSON-RPC 2.0 on stdin/stdout, one message per line (method = extension.command).
+    #[command(
+        after_help = "Example:\n  echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"snapi.list\"}' | rocforge-ci snapi serve"
+    )]
     Serve,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ClampAction {
     /// Record a ROCm tree (following its symlink chain) into manifest.json and env.sh.
+    #[command(
+        after_help = "Examples:\n  rocforge-ci clamp capture\n  rocforge-ci clamp capture --target /opt/rocm-6.4.4 --output build/clamp --archive"
+    )]
     Capture {
         /// The ROCm root.
         #[arg(long, default_value = "/opt/rocm")]
@@ -260,11 +279,17 @@ pub enum ClampAction {
         archive: bool,
     },
     /// Compare the live tree and environment with the manifest; every mismatch is reported.
+    #[command(
+        after_help = "Examples:\n  rocforge-ci clamp verify\n  rocforge-ci clamp verify --json | jq '.data.mismatches'"
+    )]
     Verify {
         #[arg(long, default_value = "build/clamp/manifest.json")]
         manifest: String,
     },
     /// Re-apply the environment (env.sh, $GITHUB_ENV) and repair drift from the archive.
+    #[command(
+        after_help = "Examples:\n  rocforge-ci clamp restore --dry-run\n  rocforge-ci clamp restore --env build/clamp/env.sh"
+    )]
     Restore {
         #[arg(long, conflicts_with = "env")]
         manifest: Option<String>,
