@@ -18,10 +18,11 @@ pub struct Cli {
 
 const EXAMPLES: &str = "\
 Examples:
+  rocforge-ci smart-bootstrap              # diagnostics, then live or offline resolve + verify
   rocforge-ci offline-bootstrap            # validate ci/, resolve from caches, no network
-  rocforge-ci resolve --offline --os ubuntu-22.04
-  rocforge-ci verify --offline --json
-  rocforge-ci matrix check
+  rocforge-ci verify \"$(rocforge-ci resolve)\"
+  rocforge-ci update --dry-run             # what the weekly refresh PR would change
+  rocforge-ci cache-build --release 6.4.4 --os ubuntu-22.04 && rocforge-ci cache-verify
   rocforge-ci clamp capture --target /opt/rocm";
 
 #[derive(Debug, Args)]
