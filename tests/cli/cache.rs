@@ -44,10 +44,20 @@ fn recorded_sha(ctx: &TestContext) -> String {
 
 const TARBALL: &str = "images/rocm-dev-6.4.4-ubuntu-22.04.tar.gz";
 
+/// `cache-build --release 6.4.4 --os ubuntu-22.04` plus `extra` arguments.
+fn cache_build(ctx: &TestContext, extra: &[&str]) -> Run {
+    let args = [
+        &["cache-build", "--release", "6.4.4", "--os", "ubuntu-22.04"][..],
+        extra,
+    ]
+    .concat();
+    ctx.run(&args)
+}
+
 #[test]
 fn cache_build_writes_a_reproducible_archive_that_real_clients_accept() {
     let (registry, ctx, _index) = setup(false);
-    let run = ctx.run(&["cache-build", "--release", "6.4.4", "--os", "ubuntu-22.04"]);
+    let run = cache_build(&ctx, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.trim(), TARBALL);
     let matrix = ctx.read("ci/rocm_matrix.yml");
@@ -64,15 +74,7 @@ fn cache_build_writes_a_reproducible_archive_that_real_clients_accept() {
     assert_eq!(ctx.run(&["matrix", "check"]).code, 0);
 
     // Same digest in, same bytes out.
-    let run = ctx.run(&[
-        "cache-build",
-        "--release",
-        "6.4.4",
-        "--os",
-        "ubuntu-22.04",
-        "--output",
-        "images/again.tar.gz",
-    ]);
+    let run = cache_build(&ctx, &["--output", "images/again.tar.gz"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         fs::read(ctx.path("images/again.tar.gz")).unwrap(),
@@ -169,30 +171,14 @@ fn cache_build_writes_a_reproducible_archive_that_real_clients_accept() {
     );
 
     // Another platform is another archive, and the matrix says which.
-    let run = ctx.run(&[
-        "cache-build",
-        "--release",
-        "6.4.4",
-        "--os",
-        "ubuntu-22.04",
-        "--platform",
-        "linux/arm64",
-    ]);
+    let run = cache_build(&ctx, &["--platform", "linux/arm64"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         ctx.read("ci/rocm_matrix.yml")
             .contains("      platform: linux/arm64\n")
     );
     assert_ne!(recorded_sha(&ctx), sha);
-    let run = ctx.run(&[
-        "cache-build",
-        "--release",
-        "6.4.4",
-        "--os",
-        "ubuntu-22.04",
-        "--platform",
-        "linux/s390x",
-    ]);
+    let run = cache_build(&ctx, &["--platform", "linux/s390x"]);
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
@@ -200,15 +186,7 @@ fn cache_build_writes_a_reproducible_archive_that_real_clients_accept() {
         "{}",
         run.stderr
     );
-    let run = ctx.run(&[
-        "cache-build",
-        "--release",
-        "6.4.4",
-        "--os",
-        "ubuntu-22.04",
-        "--dockerfile",
-        "Dockerfile",
-    ]);
+    let run = cache_build(&ctx, &["--dockerfile", "Dockerfile"]);
     assert_eq!(run.code, 2);
     assert!(
         run.stderr.contains("needs a running Docker engine"),
@@ -220,11 +198,7 @@ fn cache_build_writes_a_reproducible_archive_that_real_clients_accept() {
 #[test]
 fn cache_verify_tells_damage_from_a_different_image() {
     let (_registry, ctx, _) = setup(false);
-    assert_eq!(
-        ctx.run(&["cache-build", "--release", "6.4.4", "--os", "ubuntu-22.04"])
-            .code,
-        0
-    );
+    assert_eq!(cache_build(&ctx, &[]).code, 0);
     let good = fs::read(ctx.path(TARBALL)).unwrap();
     let run = ctx.run(&["cache-verify"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -398,14 +372,7 @@ fn cache_verify_checks_every_blob_and_never_trusts_paths() {
 #[test]
 fn the_resolver_uses_the_tarball_then_the_mirror_then_the_registry() {
     let (_registry, ctx, index) = setup(true);
-    let run = ctx.run(&[
-        "cache-build",
-        "--release",
-        "6.4.4",
-        "--os",
-        "ubuntu-22.04",
-        "--push",
-    ]);
+    let run = cache_build(&ctx, &["--push"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("note[mirror-pushed]") && run.stderr.contains(&index),
@@ -489,15 +456,7 @@ fn dockerfile_builds_with_an_engine_where_one_runs() {
         &ctx.path("saved").display().to_string(),
     );
 
-    let run = ctx.run(&[
-        "cache-build",
-        "--release",
-        "6.4.4",
-        "--os",
-        "ubuntu-22.04",
-        "--dockerfile",
-        "docker/Dockerfile",
-    ]);
+    let run = cache_build(&ctx, &["--dockerfile", "docker/Dockerfile"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("built with docker") && run.stderr.contains("not reproducible"),
