@@ -54,13 +54,12 @@ impl Client {
         repository: &Reference,
         digest: &Digest,
     ) -> Result<BlobStream, RegistryError> {
-        let path = format!("/v2/{}/blobs/{digest}", repository.repository());
         let response = self
-            .send(
+            .send_repo(
                 Method::GET,
-                repository.api_host(),
-                &path,
-                Some(&scope(repository)),
+                repository,
+                &format!("blobs/{digest}"),
+                &scope(repository),
                 None,
             )
             .await?;
@@ -80,13 +79,12 @@ impl Client {
         repository: &Reference,
         digest: &Digest,
     ) -> Result<bool, RegistryError> {
-        let path = format!("/v2/{}/blobs/{digest}", repository.repository());
         let response = self
-            .send(
+            .send_repo(
                 Method::HEAD,
-                repository.api_host(),
-                &path,
-                Some(&push_scope(repository)),
+                repository,
+                &format!("blobs/{digest}"),
+                &push_scope(repository),
                 None,
             )
             .await?;
@@ -283,13 +281,12 @@ impl Client {
         repository: &Reference,
         digest: &Digest,
     ) -> Result<Option<Vec<u8>>, RegistryError> {
-        let path = format!("/v2/{}/referrers/{digest}", repository.repository());
         let response = self
-            .send(
+            .send_repo(
                 Method::GET,
-                repository.api_host(),
-                &path,
-                Some(&scope(repository)),
+                repository,
+                &format!("referrers/{digest}"),
+                &scope(repository),
                 Some("application/vnd.oci.image.index.v1+json"),
             )
             .await?;

@@ -177,13 +177,12 @@ impl Client {
     /// The digest a reference resolves to now: HEAD, or GET and hash when the registry sends
     /// no `Docker-Content-Digest`.
     pub async fn manifest_digest(&self, reference: &Reference) -> Result<Digest, RegistryError> {
-        let path = manifest_path(reference);
         let response = self
-            .send(
+            .send_repo(
                 Method::HEAD,
-                reference.api_host(),
-                &path,
-                Some(&scope(reference)),
+                reference,
+                &manifest_suffix(reference),
+                &scope(reference),
                 Some(MANIFEST_TYPES),
             )
             .await?;
@@ -209,13 +208,12 @@ impl Client {
     /// The manifest's raw bytes. By digest, the bytes must hash to it; by tag, a
     /// `Docker-Content-Digest` header must agree with them.
     pub async fn manifest(&self, reference: &Reference) -> Result<FetchedManifest, RegistryError> {
-        let path = manifest_path(reference);
         let response = self
-            .send(
+            .send_repo(
                 Method::GET,
-                reference.api_host(),
-                &path,
-                Some(&scope(reference)),
+                reference,
+                &manifest_suffix(reference),
+                &scope(reference),
                 Some(MANIFEST_TYPES),
             )
             .await?;
@@ -306,6 +304,20 @@ impl Client {
     }
 
     /// A request with credentials, the 401 dance, and bounded retries.
+    /// A request to `/v2/<repository>/<suffix>` on the repository's registry.
+    pub(super) async fn send_repo(
+        &self,
+        method: Method,
+        repository: &Reference,
+        suffix: &str,
+        scope: &str,
+        accept: Option<&str>,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let path = format!("/v2/{}/{suffix}", repository.repository());
+        self.send(method, repository.api_host(), &path, Some(scope), accept)
+            .await
+    }
+
     pub(super) async fn send(
         &self,
         method: Method,
@@ -639,13 +651,14 @@ pub(super) fn scope(reference: &Reference) -> String {
     format!("repository:{}:pull", reference.repository())
 }
 
-fn manifest_path(reference: &Reference) -> String {
+/// `manifests/<digest or tag>` below the repository.
+fn manifest_suffix(reference: &Reference) -> String {
     let target = match (reference.digest(), reference.tag()) {
         (Some(digest), _) => digest.to_string(),
         (None, Some(tag)) => tag.to_owned(),
         (None, None) => "latest".to_owned(),
     };
-    format!("/v2/{}/manifests/{target}", reference.repository())
+    format!("manifests/{target}")
 }
 
 pub(super) fn check_status(
