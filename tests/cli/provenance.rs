@@ -27,18 +27,24 @@ fn simple_signing(reference: &str, digest: &str) -> String {
     )
 }
 
-/// Pushes a `.sig` artefact signing `payload` with `key` for the image `digest`.
-fn push_signature(registry: &Registry, digest: &str, payload: &str, signature: &str) {
+/// Pushes a one-layer cosign artefact (`sha256-<hex>.<suffix>`) for the image `digest`.
+fn push_artefact(
+    registry: &Registry,
+    digest: &str,
+    suffix: &str,
+    media_type: &str,
+    blob: &str,
+    annotations: serde_json::Value,
+) {
     let config = put_blob(&registry.host, "rocm/dev", b"{}");
-    let layer = put_blob(&registry.host, "rocm/dev", payload.as_bytes());
+    let layer = put_blob(&registry.host, "rocm/dev", blob.as_bytes());
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
-        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": layer, "size": payload.len(),
-                    "annotations": {"dev.cosignproject.cosign/signature": signature}}]
+        "layers": [{"mediaType": media_type, "digest": layer, "size": blob.len(), "annotations": annotations}]
     });
-    let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    let tag = format!("sha256-{}.{suffix}", digest.trim_start_matches("sha256:"));
     put_manifest(
         &registry.host,
         "rocm/dev",
@@ -48,6 +54,20 @@ fn push_signature(registry: &Registry, digest: &str, payload: &str, signature: &
     );
 }
 
+/// Pushes a `.sig` artefact: `payload` with its (base64 DER) `signature`.
+fn push_signature(registry: &Registry, digest: &str, payload: &str, signature: &str) {
+    let annotations = serde_json::json!({"dev.cosignproject.cosign/signature": signature});
+    push_artefact(
+        registry,
+        digest,
+        "sig",
+        "application/vnd.dev.cosign.simplesigning.v1+json",
+        payload,
+        annotations,
+    );
+}
+
+/// Pushes a `.att` artefact: a DSSE envelope signed by `key` over a statement about `subject_digest`.
 fn push_attestation(
     registry: &Registry,
     digest: &str,
@@ -64,22 +84,15 @@ fn push_attestation(
         statement.len()
     );
     let envelope = serde_json::json!({"payloadType": "application/vnd.in-toto+json", "payload": B64.encode(&statement), "signatures": [{"keyid": "", "sig": sign(key, pae.as_bytes())}]}).to_string();
-    let config = put_blob(&registry.host, "rocm/dev", b"{}");
-    let layer = put_blob(&registry.host, "rocm/dev", envelope.as_bytes());
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
-        "layers": [{"mediaType": "application/vnd.dsse.envelope.v1+json", "digest": layer, "size": envelope.len(),
-                    "annotations": {"dev.cosignproject.cosign/signature": "", "predicateType": predicate}}]
-    });
-    let tag = format!("sha256-{}.att", digest.trim_start_matches("sha256:"));
-    put_manifest(
-        &registry.host,
-        "rocm/dev",
-        &tag,
-        "application/vnd.oci.image.manifest.v1+json",
-        &manifest.to_string(),
+    let annotations =
+        serde_json::json!({"dev.cosignproject.cosign/signature": "", "predicateType": predicate});
+    push_artefact(
+        registry,
+        digest,
+        "att",
+        "application/vnd.dsse.envelope.v1+json",
+        &envelope,
+        annotations,
     );
 }
 
