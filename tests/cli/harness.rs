@@ -86,86 +86,38 @@ impl Pki {
         require("openssl");
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let openssl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(d));
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=rocforge test CA",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ]);
+        // `words` are split on spaces; `subject` may contain spaces.
+        let openssl = |words: &str, subject: Option<&str>| {
+            let mut cmd = Command::new("openssl");
+            cmd.args(words.split_whitespace()).current_dir(d);
+            if let Some(subject) = subject {
+                cmd.arg("-subj").arg(subject);
+            }
+            run(&mut cmd)
+        };
+        const EC: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        openssl(
+            &format!("req -x509 {EC} -keyout ca.key -out ca.pem -days 2"),
+            Some("/CN=rocforge test CA"),
+        );
+        openssl(
+            &format!("req {EC} -keyout server.key -out server.csr"),
+            Some("/CN=127.0.0.1"),
+        );
         fs::write(
             d.join("san.ext"),
             "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
         )
         .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-        ]);
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "issuer.key",
-            "-out",
-            "issuer.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=rocforge test token issuer",
-        ]);
-        openssl(&[
-            "pkcs8",
-            "-topk8",
-            "-nocrypt",
-            "-in",
-            "issuer.key",
-            "-out",
-            "issuer.pk8",
-        ]);
+        openssl(
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext",
+            None,
+        );
+        openssl(
+            &format!("req -x509 {EC} -keyout issuer.key -out issuer.pem -days 2"),
+            Some("/CN=rocforge test token issuer"),
+        );
+        openssl("pkcs8 -topk8 -nocrypt -in issuer.key -out issuer.pk8", None);
         // skopeo reads a CA from a directory as ca.crt.
         fs::create_dir_all(d.join("certs.d")).unwrap();
         fs::copy(d.join("ca.pem"), d.join("certs.d/ca.crt")).unwrap();
