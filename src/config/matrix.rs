@@ -429,10 +429,23 @@ fn decode_signer(node: &Node, d: &mut Decoder) -> Option<Signer> {
     let issuer = d.optional_text(&fields, "issuer", "`issuer`");
     match (key, identity, issuer) {
         (Some(key), None, None) => Some(Signer::Key(key.value)),
-        (None, Some(identity), Some(issuer)) => Some(Signer::Keyless {
-            identity: identity.value,
-            issuer: issuer.value,
-        }),
+        (None, Some(identity), Some(issuer)) => match identity_pattern(&identity.value) {
+            Ok(_) => Some(Signer::Keyless {
+                identity: identity.value,
+                issuer: issuer.value,
+            }),
+            Err(e) => {
+                d.problem(
+                    Code::ConfigInvalid,
+                    identity.span,
+                    format!(
+                        "`identity: {}` is not a regular expression: {e}",
+                        identity.value
+                    ),
+                );
+                None
+            }
+        },
         _ => {
             d.problem(
                 Code::ConfigInvalid,
@@ -443,6 +456,12 @@ fn decode_signer(node: &Node, d: &mut Decoder) -> Option<Signer> {
             None
         }
     }
+}
+
+/// A keyless `identity`, matched against the whole certificate identity (it is anchored: a
+/// pattern that names one workflow must not also accept a longer URL that merely contains it).
+pub fn identity_pattern(identity: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{identity})$"))
 }
 
 /// An entry whose rendered tag is not a valid tag is reported against the entry.

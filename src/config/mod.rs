@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use decode::Spanned;
-pub use matrix::{Entry, Matrix, Signer};
+pub use matrix::{Entry, Matrix, Signer, identity_pattern};
 pub use policy::{AttestMode, Mode, Policy, Webhook};
 
 use crate::findings::{Code, Finding, Location};

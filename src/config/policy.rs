@@ -10,6 +10,7 @@
 //!   require_signature: false
 //!   attest_mode: none       # none | record | enforce
 //!   attest_predicate_type: https://slsa.dev/provenance/v1
+//!   trusted_root: ci/provenance_keys/trusted_root.json   # Sigstore trust root (keyless, bundles)
 //!   notify:
 //!     - url: https://hooks.slack.com/services/…
 //! ```
@@ -88,8 +89,14 @@ pub struct Policy {
     pub require_signature: bool,
     pub attest_mode: AttestMode,
     pub attest_predicate_type: Option<String>,
+    /// The Sigstore `trusted_root.json` (Fulcio CAs, CT logs, Rekor keys), relative to the
+    /// repository: keyless signatures and bundles are checked against it and nothing else.
+    pub trusted_root: std::path::PathBuf,
     pub notify: Vec<Webhook>,
 }
+
+/// Where the trust root is when the policy does not say.
+pub const DEFAULT_TRUSTED_ROOT: &str = "ci/provenance_keys/trusted_root.json";
 
 impl Default for Policy {
     fn default() -> Self {
@@ -102,6 +109,7 @@ impl Default for Policy {
             require_signature: false,
             attest_mode: AttestMode::None,
             attest_predicate_type: None,
+            trusted_root: DEFAULT_TRUSTED_ROOT.into(),
             notify: Vec::new(),
         }
     }
@@ -117,6 +125,7 @@ const POLICY_KEYS: &[&str] = &[
     "require_signature",
     "attest_mode",
     "attest_predicate_type",
+    "trusted_root",
     "notify",
 ];
 
@@ -216,6 +225,19 @@ pub(super) fn decode(root: &Node, d: &mut Decoder) -> Option<Policy> {
     policy.attest_predicate_type = d
         .optional_text(&fields, "attest_predicate_type", "`attest_predicate_type`")
         .map(|t| t.value);
+    if let Some(text) = d.optional_text(&fields, "trusted_root", "`trusted_root`") {
+        match crate::fsutil::contained_path(&text) {
+            Ok(path) => policy.trusted_root = path,
+            Err(e) => d.problem(
+                Code::PathUnsafe,
+                text.span,
+                format!(
+                    "`trusted_root: {}`: {e}; paths are relative to the repository root",
+                    text.value
+                ),
+            ),
+        }
+    }
     if let Some(n) = fields.get_set("notify")
         && let Some(items) = d.list(n, "`notify`")
     {

@@ -53,6 +53,11 @@ pub fn verify_simple_signing(
     pinned: &Digest,
 ) -> Result<(), String> {
     verify_der(key, payload, signature_b64)?;
+    simple_signing_names(payload, pinned)
+}
+
+/// Whether a (verified) simple-signing payload is a cosign image signature for `pinned`.
+pub fn simple_signing_names(payload: &[u8], pinned: &Digest) -> Result<(), String> {
     let parsed: SimpleSigning = serde_json::from_slice(payload)
         .map_err(|e| format!("payload is not a cosign simple-signing document: {e}"))?;
     if parsed.critical.kind != "cosign container image signature" {

@@ -109,6 +109,26 @@ fn impossible_date() {
 }
 
 #[test]
+fn keyless_identity_that_is_not_a_regexp_and_an_escaping_trust_root() {
+    let ctx = TestContext::with(
+        &format!(
+            "{}      provenance:\n        identity: 'https://github.com/(rocm'\n        issuer: https://token.actions.githubusercontent.com\n",
+            entry("6.4.4", "ubuntu-22.04", DIGEST_A, "2026-12-01")
+        ),
+        "  trusted_root: ../outside/trusted_root.json\n",
+    );
+    assert_rejected(
+        &ctx,
+        &[
+            "error[config-invalid]: `identity: https://github.com/(rocm` is not a regular expression",
+            "--> ci/rocm_matrix.yml:11:19",
+            "error[path-unsafe]: `trusted_root: ../outside/trusted_root.json`",
+            "--> ci/rocm_policy.yml:2:17",
+        ],
+    );
+}
+
+#[test]
 fn empty_matrix() {
     let ctx = TestContext::with("", "");
     ctx.write(

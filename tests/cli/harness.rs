@@ -739,3 +739,46 @@ pub fn put_manifest(host: &str, repo: &str, tag: &str, media_type: &str, manifes
     assert_eq!(done.status, 201, "{}", String::from_utf8_lossy(&done.body));
     format!("sha256:{}", sha256_hex(manifest.as_bytes()))
 }
+
+/// Real keyless Sigstore artefacts for `digest` in an anonymous `registry`, made at test time
+/// by `tests/fixtures/sigstore/sign.js` (@sigstore/mock's throw-away Fulcio CA, CT log and Rekor
+/// key; bundles attached with @sigstore/oci). Writes the trust root naming that CA and those logs
+/// to `trusted_root`; returns the legacy `.sig` / `.att` layers for the caller to push.
+pub fn sigstore_sign(
+    registry: &Registry,
+    digest: &str,
+    trusted_root: &Path,
+    artefacts: serde_json::Value,
+) -> Vec<serde_json::Value> {
+    require("node");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sigstore");
+    assert!(
+        fixtures.join("node_modules/@sigstore/mock").is_dir(),
+        "the npm packages of {} are not installed: run scripts/test.sh, which installs them",
+        fixtures.display()
+    );
+    fs::create_dir_all(trusted_root.parent().unwrap()).unwrap();
+    let spec = serde_json::json!({
+        "registry": registry.host,
+        "repository": "rocm/dev",
+        "digest": digest,
+        "trustedRoot": trusted_root,
+        "artefacts": artefacts,
+    });
+    let out = Command::new("node")
+        .arg(fixtures.join("sign.js"))
+        .arg(spec.to_string())
+        .output()
+        .expect("running node");
+    assert!(
+        out.status.success(),
+        "sign.js failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|made| made["kind"] != "bundle")
+        .collect()
+}

@@ -11,4 +11,5 @@ mod help;
 mod live;
 mod offline;
 mod provenance;
+mod sigstore;
 mod update;

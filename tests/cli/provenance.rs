@@ -28,7 +28,7 @@ fn simple_signing(reference: &str, digest: &str) -> String {
 }
 
 /// Pushes a one-layer cosign artefact (`sha256-<hex>.<suffix>`) for the image `digest`.
-fn push_artefact(
+pub fn push_artefact(
     registry: &Registry,
     digest: &str,
     suffix: &str,

@@ -1,0 +1,327 @@
+//! Keyless signatures and Sigstore bundles made at test time with real Sigstore tooling
+//! (@sigstore/mock for a throw-away Fulcio CA, CT log and Rekor log; @sigstore/oci to attach
+//! bundles), pushed to the real registry and checked against the repository's trust root.
+
+use p256::pkcs8::EncodePublicKey;
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crate::harness::*;
+use crate::provenance::push_artefact;
+
+const TAG: &str = "6.4.4-ubuntu-22.04";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const GOOD: &str = "https://github.com/rocm/ci/.github/workflows/build.yml@refs/heads/main";
+const SLSA: &str = "https://slsa.dev/provenance/v1";
+
+struct Setup {
+    registry: Registry,
+    digest: String,
+    ctx: TestContext,
+}
+
+/// The rocm/ci workflows as keyless signer.
+const KEYLESS: &str = "      provenance:\n        identity: 'https://github\\.com/rocm/ci/\\.github/workflows/.+@refs/heads/main'\n        issuer: https://token.actions.githubusercontent.com\n";
+/// A managed key (sign.js prints it; [`Setup::sign`] stores it here).
+const KEYED: &str = "      provenance:\n        key: ci/provenance_keys/rocm.pub\n";
+
+/// An image in a fresh registry whose entry expects the rocm/ci workflows as keyless signer.
+fn setup(policy: &str) -> Setup {
+    setup_with(KEYLESS, policy)
+}
+
+fn setup_with(signer: &str, policy: &str) -> Setup {
+    let registry = Registry::anonymous();
+    let mut layout = Layout::new();
+    let digest = layout.name_image("a", "amd64", "keyless image");
+    registry.push(layout.path(), "a", &format!("rocm/dev:{TAG}"), None, None);
+    let ctx = TestContext::with_image(
+        &format!("{}/rocm/dev", registry.host),
+        None,
+        &format!(
+            "{}{signer}",
+            entry("6.4.4", "ubuntu-22.04", &digest, "2026-12-01")
+        ),
+        policy,
+    );
+    Setup {
+        registry,
+        digest,
+        ctx,
+    }
+}
+
+impl Setup {
+    /// Makes and publishes `artefacts` (see sign.js) for the image.
+    fn sign(&self, artefacts: Value) {
+        let legacy = sigstore_sign(
+            &self.registry,
+            &self.digest,
+            &self.ctx.path("ci/provenance_keys/trusted_root.json"),
+            artefacts,
+        );
+        for layer in legacy {
+            if layer["kind"] == "key" {
+                let pem = layer["pem"].as_str().unwrap();
+                self.ctx.write("ci/provenance_keys/rocm.pub", pem);
+                continue;
+            }
+            let suffix = if layer["kind"] == "legacy-sig" {
+                "sig"
+            } else {
+                "att"
+            };
+            push_artefact(
+                &self.registry,
+                &self.digest,
+                suffix,
+                layer["mediaType"].as_str().unwrap(),
+                layer["blob"].as_str().unwrap(),
+                layer["annotations"].clone(),
+            );
+        }
+    }
+
+    fn image(&self) -> Value {
+        self.ctx.json("build/rocm_provenance.json")["images"][0].clone()
+    }
+}
+
+fn signature(kind: &str, content: &str) -> Value {
+    json!({"kind": kind, "content": content, "san": GOOD, "issuer": ISSUER})
+}
+
+#[test]
+fn every_keyless_form_verifies_against_the_repository_trust_root() {
+    // Each form alone must verify: a legacy keyless .sig (certificate + SET), a v0.3 bundle with a
+    // DSSE statement (cosign sign v3), a v0.3 bundle with a message signature over the manifest.
+    for (kind, content) in [
+        ("legacy-sig", "message-signature"),
+        ("bundle", "dsse-envelope"),
+        ("bundle", "message-signature"),
+    ] {
+        let s = setup("  mode: strict\n  require_signature: true\n");
+        s.sign(json!([signature(kind, content)]));
+        let run = s.ctx.run(&["verify"]);
+        assert_eq!(run.code, 0, "{kind} / {content}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "note[signature-verified]: 6.4.4/ubuntu-22.04: signature verified ({GOOD}, issuer {ISSUER})"
+            )),
+            "{kind} / {content}: {}",
+            run.stderr
+        );
+        let image = s.image();
+        assert_eq!(image["signature_status"], "verified", "{kind} / {content}");
+        assert_eq!(image["decision"], "pass");
+        assert_eq!(image["signer"], GOOD);
+        assert_eq!(image["issuer"], ISSUER);
+        assert_eq!(image["log_index"], 0);
+    }
+}
+
+#[test]
+fn a_keyed_bundle_verifies_with_the_repository_key_and_its_log_entry() {
+    let s = setup_with(KEYED, "  mode: strict\n  require_signature: true\n");
+    s.sign(json!([{"kind": "bundle", "keyed": true}]));
+    let run = s.ctx.run(&["verify"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let image = s.image();
+    assert_eq!(image["signature_status"], "verified");
+    assert_eq!(image["signer"], "ci/provenance_keys/rocm.pub");
+    assert_eq!(image["log_index"], 0);
+
+    // Another key in the repository: the same bundle is found but invalid.
+    let other = p256::ecdsa::SigningKey::from_slice(&[3; 32])
+        .unwrap()
+        .verifying_key()
+        .to_public_key_pem(Default::default())
+        .unwrap();
+    s.ctx.write("ci/provenance_keys/rocm.pub", &other);
+    let run = s.ctx.run(&["verify"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error[signature-invalid]")
+            && run.stderr.contains("signature verification failed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.image()["signature_status"], "failed");
+}
+
+#[test]
+fn keyless_attestations_are_recorded_and_enforced() {
+    let s = setup(&format!(
+        "  require_signature: true\n  attest_mode: enforce\n  attest_predicate_type: {SLSA}\n"
+    ));
+    s.sign(json!([
+        signature("bundle", "dsse-envelope"),
+        {"kind": "bundle", "san": GOOD, "issuer": ISSUER, "predicateType": SLSA},
+        {"kind": "legacy-att", "san": GOOD, "issuer": ISSUER, "predicateType": "https://spdx.dev/Document"},
+    ]));
+    let run = s.ctx.run(&["verify"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let image = s.image();
+    let mut kinds: Vec<(String, String)> = image["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["predicate_type"].as_str().unwrap().to_owned(),
+                a["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            (
+                "https://slsa.dev/provenance/v1".to_owned(),
+                "verified".to_owned()
+            ),
+            (
+                "https://spdx.dev/Document".to_owned(),
+                "verified".to_owned()
+            ),
+        ]
+    );
+    assert!(
+        image["attestations"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+}
+
+#[test]
+fn keyless_failures_are_graded_by_mode() {
+    // (case, artefacts, expected finding); each under strict / warn / auto_update.
+    let evil = "https://github.com/evil/fork/.github/workflows/build.yml@refs/heads/main";
+    let cases = [
+        (
+            "identity does not match",
+            json!([{"kind": "bundle", "san": evil, "issuer": ISSUER}]),
+            "signature-invalid",
+            "which is not the expected identity",
+        ),
+        (
+            "identity only contains the pattern",
+            json!([{"kind": "bundle", "san": format!("{GOOD}x"), "issuer": ISSUER}]),
+            "signature-invalid",
+            "which is not the expected identity",
+        ),
+        (
+            "issuer does not match",
+            json!([{"kind": "legacy-sig", "san": GOOD, "issuer": "https://accounts.google.com"}]),
+            "signature-invalid",
+            "issuer https://accounts.google.com",
+        ),
+        (
+            "bundle with log evidence from another log key",
+            json!([{"kind": "bundle", "san": GOOD, "issuer": ISSUER, "forge": "rogue-log"}]),
+            "signature-invalid",
+            "SET verification failed",
+        ),
+        (
+            "bundle with a forged checkpoint",
+            json!([{"kind": "bundle", "san": GOOD, "issuer": ISSUER, "forge": "rogue-checkpoint"}]),
+            "signature-invalid",
+            "No valid Rekor signature found on checkpoint",
+        ),
+        (
+            "legacy signature with a forged integrated time",
+            json!([{"kind": "legacy-sig", "san": GOOD, "issuer": ISSUER, "forge": "late-time"}]),
+            "signature-invalid",
+            "SET verification failed",
+        ),
+        (
+            "statement about another digest",
+            json!([{"kind": "bundle", "san": GOOD, "issuer": ISSUER, "subject": format!("sha256:{}", "e".repeat(64))}]),
+            "signature-invalid",
+            "artifact hash does not match any subject",
+        ),
+        (
+            "legacy payload naming another digest",
+            json!([{"kind": "legacy-sig", "san": GOOD, "issuer": ISSUER, "subject": format!("sha256:{}", "e".repeat(64))}]),
+            "signature-invalid",
+            "not the pinned",
+        ),
+        (
+            "unsigned",
+            json!([]),
+            "signature-missing",
+            "no signature found",
+        ),
+    ];
+    for (case, artefacts, code, says) in cases {
+        let mut s = setup("  require_signature: true\n");
+        s.sign(artefacts);
+        let github = TestServer::start(|_| Some(Response::new(204, "")));
+        s.ctx.set("GITHUB_API_URL", &github.url());
+        s.ctx.set("GITHUB_REPOSITORY", "acme/rocm");
+        s.ctx.set("GITHUB_TOKEN", "ghs_x");
+        let mut dispatches = 0;
+        for (mode, exit) in [("strict", 3), ("warn", 1), ("auto_update", 1)] {
+            s.ctx.write(
+                "ci/rocm_policy.yml",
+                &format!("policy:\n  mode: {mode}\n  require_signature: true\n"),
+            );
+            let run = s.ctx.run(&["verify"]);
+            assert_eq!(run.code, exit, "{case} / {mode}: {}", run.stderr);
+            assert!(
+                run.stderr.contains(&format!("[{code}]")) && run.stderr.contains(says),
+                "{case} / {mode}: {}",
+                run.stderr
+            );
+            let image = s.image();
+            assert_eq!(image["decision"], "fail", "{case} / {mode}");
+            assert_ne!(image["signature_status"], "verified", "{case} / {mode}");
+            dispatches += usize::from(mode == "auto_update");
+            assert_eq!(
+                github.requests().len(),
+                dispatches,
+                "{case} / {mode}: dispatch only in auto_update"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_keyless_signature_is_kept_for_offline_runs_and_checked_again() {
+    let s = setup("  require_signature: true\n");
+    s.sign(json!([signature("bundle", "dsse-envelope")]));
+    let run = s
+        .ctx
+        .run(&["cache-build", "--release", "6.4.4", "--os", "ubuntu-22.04"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stored = "images/dev-6.4.4-ubuntu-22.04.provenance.json";
+    let material = s.ctx.json(stored);
+    assert_eq!(material["bundles"][0]["role"], "signature");
+    drop(s.registry); // offline from here on
+
+    let run = s.ctx.run(&["offline-bootstrap"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stored signature verified offline"),
+        "{}",
+        run.stderr
+    );
+
+    // A stored bundle whose log time was altered no longer verifies.
+    let mut tampered = material.clone();
+    let mut bundle: Value =
+        serde_json::from_str(material["bundles"][0]["bundle"].as_str().unwrap()).unwrap();
+    bundle["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = json!("1700000000");
+    tampered["bundles"][0]["bundle"] = Value::String(bundle.to_string());
+    s.ctx.write(stored, &tampered.to_string());
+    let run = s.ctx.run(&["offline-bootstrap"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error[signature-invalid]: 6.4.4/ubuntu-22.04: stored signature is invalid"),
+        "{}",
+        run.stderr
+    );
+}
