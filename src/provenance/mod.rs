@@ -356,6 +356,17 @@ async fn discover(
     })
 }
 
+/// The layers of a legacy artefact that have `media_type`.
+fn layers<'a>(
+    manifest: &'a Option<ArtefactManifest>,
+    media_type: &'a str,
+) -> impl Iterator<Item = &'a Layer> {
+    manifest
+        .iter()
+        .flat_map(|m| &m.layers)
+        .filter(move |l| l.media_type == media_type)
+}
+
 /// A referrer's bundle, fetched: the first layer of its manifest.
 async fn fetch_bundle(
     client: &Client,
@@ -556,21 +567,11 @@ pub async fn check_entry(
 
     // Every artefact, checked: (role, digest, predicate type as published, outcome).
     let mut outcomes: Vec<(Role, Digest, Option<String>, Outcome)> = Vec::new();
-    for layer in found
-        .signatures
-        .iter()
-        .flat_map(|m| &m.layers)
-        .filter(|l| l.media_type == SIMPLE_SIGNING)
-    {
+    for layer in layers(&found.signatures, SIMPLE_SIGNING) {
         let outcome = check_legacy_signature(client, &upstream, layer, &verifiers, &pin).await;
         outcomes.push((Role::Signature, layer.digest.clone(), None, outcome));
     }
-    for layer in found
-        .attestations
-        .iter()
-        .flat_map(|m| &m.layers)
-        .filter(|l| l.media_type == DSSE)
-    {
+    for layer in layers(&found.attestations, DSSE) {
         let outcome = check_legacy_attestation(client, &upstream, layer, &verifiers, &pin).await;
         let published = layer.annotations.get("predicateType").cloned();
         outcomes.push((Role::Attestation, layer.digest.clone(), published, outcome));

@@ -96,13 +96,14 @@ fn push_attestation(
     );
 }
 
-struct Setup {
-    registry: Registry,
-    digest: String,
-    ctx: TestContext,
+pub struct Setup {
+    pub registry: Registry,
+    pub digest: String,
+    pub ctx: TestContext,
 }
 
-fn setup(policy: &str) -> Setup {
+/// An image in a fresh registry; its matrix entry ends with `signer` (a `provenance:` block).
+pub fn setup_signed(signer: &str, policy: &str) -> Setup {
     let registry = Registry::anonymous();
     let mut layout = Layout::new();
     let digest = layout.name_image("a", "amd64", "signed image");
@@ -111,21 +112,29 @@ fn setup(policy: &str) -> Setup {
         &format!("{}/rocm/dev", registry.host),
         None,
         &format!(
-            "{}      provenance:\n        key: ci/provenance_keys/rocm.pub\n",
+            "{}{signer}",
             entry("6.4.4", "ubuntu-22.04", &digest, "2026-12-01")
         ),
         policy,
     );
-    let pem = key(1)
-        .verifying_key()
-        .to_public_key_pem(Default::default())
-        .unwrap();
-    ctx.write("ci/provenance_keys/rocm.pub", &pem);
     Setup {
         registry,
         digest,
         ctx,
     }
+}
+
+/// The entry names `ci/provenance_keys/rocm.pub`, the public half of `key(1)`.
+pub const KEYED: &str = "      provenance:\n        key: ci/provenance_keys/rocm.pub\n";
+
+fn setup(policy: &str) -> Setup {
+    let s = setup_signed(KEYED, policy);
+    let pem = key(1)
+        .verifying_key()
+        .to_public_key_pem(Default::default())
+        .unwrap();
+    s.ctx.write("ci/provenance_keys/rocm.pub", &pem);
+    s
 }
 
 fn status(ctx: &TestContext) -> (String, String) {

@@ -5,50 +5,19 @@
 use p256::pkcs8::EncodePublicKey;
 use serde_json::{Value, json};
 
-use crate::common::*;
 use crate::harness::*;
-use crate::provenance::push_artefact;
+use crate::provenance::{KEYED, Setup, push_artefact, setup_signed};
 
-const TAG: &str = "6.4.4-ubuntu-22.04";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const GOOD: &str = "https://github.com/rocm/ci/.github/workflows/build.yml@refs/heads/main";
 const SLSA: &str = "https://slsa.dev/provenance/v1";
 
-struct Setup {
-    registry: Registry,
-    digest: String,
-    ctx: TestContext,
-}
-
 /// The rocm/ci workflows as keyless signer.
 const KEYLESS: &str = "      provenance:\n        identity: 'https://github\\.com/rocm/ci/\\.github/workflows/.+@refs/heads/main'\n        issuer: https://token.actions.githubusercontent.com\n";
-/// A managed key (sign.js prints it; [`Setup::sign`] stores it here).
-const KEYED: &str = "      provenance:\n        key: ci/provenance_keys/rocm.pub\n";
 
 /// An image in a fresh registry whose entry expects the rocm/ci workflows as keyless signer.
 fn setup(policy: &str) -> Setup {
-    setup_with(KEYLESS, policy)
-}
-
-fn setup_with(signer: &str, policy: &str) -> Setup {
-    let registry = Registry::anonymous();
-    let mut layout = Layout::new();
-    let digest = layout.name_image("a", "amd64", "keyless image");
-    registry.push(layout.path(), "a", &format!("rocm/dev:{TAG}"), None, None);
-    let ctx = TestContext::with_image(
-        &format!("{}/rocm/dev", registry.host),
-        None,
-        &format!(
-            "{}{signer}",
-            entry("6.4.4", "ubuntu-22.04", &digest, "2026-12-01")
-        ),
-        policy,
-    );
-    Setup {
-        registry,
-        digest,
-        ctx,
-    }
+    setup_signed(KEYLESS, policy)
 }
 
 impl Setup {
@@ -122,7 +91,7 @@ fn every_keyless_form_verifies_against_the_repository_trust_root() {
 
 #[test]
 fn a_keyed_bundle_verifies_with_the_repository_key_and_its_log_entry() {
-    let s = setup_with(KEYED, "  mode: strict\n  require_signature: true\n");
+    let s = setup_signed(KEYED, "  mode: strict\n  require_signature: true\n");
     s.sign(json!([{"kind": "bundle", "keyed": true}]));
     let run = s.ctx.run(&["verify"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
