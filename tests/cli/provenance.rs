@@ -137,6 +137,28 @@ fn setup(policy: &str) -> Setup {
     s
 }
 
+/// `cache-build` keeps the verified material beside the tarball; with the registry gone,
+/// `offline-bootstrap` verifies it again. Returns the workspace, the material's path and JSON.
+pub fn keep_and_check_offline(s: Setup) -> (TestContext, &'static str, serde_json::Value) {
+    let run = s
+        .ctx
+        .run(&["cache-build", "--release", "6.4.4", "--os", "ubuntu-22.04"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stored = "images/dev-6.4.4-ubuntu-22.04.provenance.json";
+    let material = s.ctx.json(stored);
+    assert_eq!(material["digest"], s.digest.as_str());
+    drop(s.registry); // offline from here on
+
+    let run = s.ctx.run(&["offline-bootstrap"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("stored signature verified offline"),
+        "{}",
+        run.stderr
+    );
+    (s.ctx, stored, material)
+}
+
 fn status(ctx: &TestContext) -> (String, String) {
     let report = ctx.json("build/rocm_provenance.json");
     let image = &report["images"][0];
@@ -354,29 +376,14 @@ fn cache_build_keeps_the_signature_so_offline_runs_can_check_it() {
         &payload,
         &sign(&key(1), payload.as_bytes()),
     );
-    let run = s
-        .ctx
-        .run(&["cache-build", "--release", "6.4.4", "--os", "ubuntu-22.04"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let stored = "images/dev-6.4.4-ubuntu-22.04.provenance.json";
-    let material = s.ctx.json(stored);
-    assert_eq!(material["digest"], s.digest.as_str());
-    drop(s.registry); // offline from here on
-
-    let run = s.ctx.run(&["offline-bootstrap"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("stored signature verified offline"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(s.ctx.json("build/rocm_snapshot.json")["mode"], "local");
+    let (ctx, stored, material) = keep_and_check_offline(s);
+    assert_eq!(ctx.json("build/rocm_snapshot.json")["mode"], "local");
 
     let mut tampered = material.clone();
     let forged = simple_signing(&reference, &format!("sha256:{}", "f".repeat(64)));
     tampered["signatures"][0][0] = serde_json::Value::String(B64.encode(forged));
-    s.ctx.write(stored, &tampered.to_string());
-    let run = s.ctx.run(&["offline-bootstrap"]);
+    ctx.write(stored, &tampered.to_string());
+    let run = ctx.run(&["offline-bootstrap"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(
         run.stderr

@@ -6,7 +6,7 @@ use p256::pkcs8::EncodePublicKey;
 use serde_json::{Value, json};
 
 use crate::harness::*;
-use crate::provenance::{KEYED, Setup, push_artefact, setup_signed};
+use crate::provenance::{KEYED, Setup, keep_and_check_offline, push_artefact, setup_signed};
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const GOOD: &str = "https://github.com/rocm/ci/.github/workflows/build.yml@refs/heads/main";
@@ -261,22 +261,8 @@ fn keyless_failures_are_graded_by_mode() {
 fn a_keyless_signature_is_kept_for_offline_runs_and_checked_again() {
     let s = setup("  require_signature: true\n");
     s.sign(json!([signature("bundle", "dsse-envelope")]));
-    let run = s
-        .ctx
-        .run(&["cache-build", "--release", "6.4.4", "--os", "ubuntu-22.04"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let stored = "images/dev-6.4.4-ubuntu-22.04.provenance.json";
-    let material = s.ctx.json(stored);
+    let (ctx, stored, material) = keep_and_check_offline(s);
     assert_eq!(material["bundles"][0]["role"], "signature");
-    drop(s.registry); // offline from here on
-
-    let run = s.ctx.run(&["offline-bootstrap"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("stored signature verified offline"),
-        "{}",
-        run.stderr
-    );
 
     // A stored bundle whose log time was altered no longer verifies.
     let mut tampered = material.clone();
@@ -284,8 +270,8 @@ fn a_keyless_signature_is_kept_for_offline_runs_and_checked_again() {
         serde_json::from_str(material["bundles"][0]["bundle"].as_str().unwrap()).unwrap();
     bundle["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = json!("1700000000");
     tampered["bundles"][0]["bundle"] = Value::String(bundle.to_string());
-    s.ctx.write(stored, &tampered.to_string());
-    let run = s.ctx.run(&["offline-bootstrap"]);
+    ctx.write(stored, &tampered.to_string());
+    let run = ctx.run(&["offline-bootstrap"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(
         run.stderr
