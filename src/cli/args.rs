@@ -65,9 +65,12 @@ pub enum Command {
     /// Check a resolved reference (or, without one, every matrix entry).
     ///
     /// Offline checks: the reference is a matrix entry with its pinned digest, the pin is
-    /// younger than digest_ttl, cached tarballs have their recorded SHA-256.
+    /// younger than digest_ttl, cached tarballs have their recorded SHA-256. Live, also: the
+    /// registry's digest equals the pin, and signatures / attestations (cosign keys, keyless
+    /// identities, Sigstore bundles) verify against the policy's trusted_root (exit 3 when a
+    /// required one does not, in strict mode); results in build/rocm_provenance.json.
     #[command(
-        after_help = "Examples:\n  rocforge-ci verify --offline\n  rocforge-ci verify --offline \"$(rocforge-ci resolve --offline)\""
+        after_help = "Examples:\n  rocforge-ci verify --offline\n  rocforge-ci verify --offline \"$(rocforge-ci resolve --offline)\"\n  rocforge-ci verify ghcr.io/rocm/dev:6.4.4-ubuntu-22.04@sha256:…   # live, with signatures"
     )]
     Verify {
         /// The reference from `resolve`; all entries when omitted.
