@@ -5,6 +5,7 @@
 use p256::pkcs8::EncodePublicKey;
 use serde_json::{Value, json};
 
+use crate::common::Run;
 use crate::harness::*;
 use crate::provenance::{KEYED, Setup, keep_and_check_offline, push_artefact, setup_signed};
 
@@ -56,6 +57,35 @@ impl Setup {
     }
 }
 
+/// Runs `verify` with `policy_body` under strict, warn and auto_update (the policy rewritten each
+/// time) beside a GitHub stand-in; asserts each exit code, and that the update workflow is
+/// dispatched exactly in auto_update when `dispatches`. `check` sees each mode's run and the
+/// image's entry in build/rocm_provenance.json.
+fn verify_in_each_mode(
+    s: &mut Setup,
+    policy_body: &str,
+    exits: [i32; 3],
+    dispatches: bool,
+    check: impl Fn(&str, &Run, &Value),
+) {
+    let github = TestServer::start(|_| Some(Response::new(204, "")));
+    s.ctx.set("GITHUB_API_URL", &github.url());
+    s.ctx.set("GITHUB_REPOSITORY", "acme/rocm");
+    s.ctx.set("GITHUB_TOKEN", "ghs_x");
+    let mut dispatched = 0;
+    for (mode, exit) in ["strict", "warn", "auto_update"].into_iter().zip(exits) {
+        s.ctx.write(
+            "ci/rocm_policy.yml",
+            &format!("policy:\n  mode: {mode}\n{policy_body}"),
+        );
+        let run = s.ctx.run(&["verify"]);
+        assert_eq!(run.code, exit, "{mode}: {}", run.stderr);
+        check(mode, &run, &s.image());
+        dispatched += usize::from(dispatches && mode == "auto_update");
+        assert_eq!(github.requests().len(), dispatched, "{mode}: dispatches");
+    }
+}
+
 fn signature(kind: &str, content: &str) -> Value {
     json!({"kind": kind, "content": content, "san": GOOD, "issuer": ISSUER})
 }
@@ -69,17 +99,18 @@ fn every_keyless_form_verifies_against_the_repository_trust_root() {
         ("bundle", "dsse-envelope"),
         ("bundle", "message-signature"),
     ] {
-        let s = setup("  mode: strict\n  require_signature: true\n");
+        let mut s = setup("  require_signature: true\n");
         s.sign(json!([signature(kind, content)]));
-        let run = s.ctx.run(&["verify"]);
-        assert_eq!(run.code, 0, "{kind} / {content}: {}", run.stderr);
-        assert!(
-            run.stderr.contains(&format!(
-                "note[signature-verified]: 6.4.4/ubuntu-22.04: signature verified ({GOOD}, issuer {ISSUER})"
-            )),
-            "{kind} / {content}: {}",
-            run.stderr
-        );
+        let policy = "  require_signature: true\n";
+        verify_in_each_mode(&mut s, policy, [0, 0, 0], false, |mode, run, _| {
+            assert!(
+                run.stderr.contains(&format!(
+                    "note[signature-verified]: 6.4.4/ubuntu-22.04: signature verified ({GOOD}, issuer {ISSUER})"
+                )),
+                "{kind} / {content} / {mode}: {}",
+                run.stderr
+            );
+        });
         let image = s.image();
         assert_eq!(image["signature_status"], "verified", "{kind} / {content}");
         assert_eq!(image["decision"], "pass");
@@ -91,14 +122,14 @@ fn every_keyless_form_verifies_against_the_repository_trust_root() {
 
 #[test]
 fn a_keyed_bundle_verifies_with_the_repository_key_and_its_log_entry() {
-    let s = setup_signed(KEYED, "  mode: strict\n  require_signature: true\n");
+    let policy = "  require_signature: true\n";
+    let mut s = setup_signed(KEYED, policy);
     s.sign(json!([{"kind": "bundle", "keyed": true}]));
-    let run = s.ctx.run(&["verify"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let image = s.image();
-    assert_eq!(image["signature_status"], "verified");
-    assert_eq!(image["signer"], "ci/provenance_keys/rocm.pub");
-    assert_eq!(image["log_index"], 0);
+    verify_in_each_mode(&mut s, policy, [0, 0, 0], false, |mode, _, image| {
+        assert_eq!(image["signature_status"], "verified", "{mode}");
+        assert_eq!(image["signer"], "ci/provenance_keys/rocm.pub");
+        assert_eq!(image["log_index"], 0);
+    });
 
     // Another key in the repository: the same bundle is found but invalid.
     let other = p256::ecdsa::SigningKey::from_slice(&[3; 32])
@@ -107,15 +138,15 @@ fn a_keyed_bundle_verifies_with_the_repository_key_and_its_log_entry() {
         .to_public_key_pem(Default::default())
         .unwrap();
     s.ctx.write("ci/provenance_keys/rocm.pub", &other);
-    let run = s.ctx.run(&["verify"]);
-    assert_eq!(run.code, 3, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("error[signature-invalid]")
-            && run.stderr.contains("signature verification failed"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(s.image()["signature_status"], "failed");
+    verify_in_each_mode(&mut s, policy, [3, 1, 1], true, |mode, run, image| {
+        assert!(
+            run.stderr.contains("[signature-invalid]")
+                && run.stderr.contains("signature verification failed"),
+            "{mode}: {}",
+            run.stderr
+        );
+        assert_eq!(image["signature_status"], "failed");
+    });
 }
 
 #[test]
@@ -227,33 +258,16 @@ fn keyless_failures_are_graded_by_mode() {
     for (case, artefacts, code, says) in cases {
         let mut s = setup("  require_signature: true\n");
         s.sign(artefacts);
-        let github = TestServer::start(|_| Some(Response::new(204, "")));
-        s.ctx.set("GITHUB_API_URL", &github.url());
-        s.ctx.set("GITHUB_REPOSITORY", "acme/rocm");
-        s.ctx.set("GITHUB_TOKEN", "ghs_x");
-        let mut dispatches = 0;
-        for (mode, exit) in [("strict", 3), ("warn", 1), ("auto_update", 1)] {
-            s.ctx.write(
-                "ci/rocm_policy.yml",
-                &format!("policy:\n  mode: {mode}\n  require_signature: true\n"),
-            );
-            let run = s.ctx.run(&["verify"]);
-            assert_eq!(run.code, exit, "{case} / {mode}: {}", run.stderr);
+        let policy = "  require_signature: true\n";
+        verify_in_each_mode(&mut s, policy, [3, 1, 1], true, |mode, run, image| {
             assert!(
                 run.stderr.contains(&format!("[{code}]")) && run.stderr.contains(says),
                 "{case} / {mode}: {}",
                 run.stderr
             );
-            let image = s.image();
             assert_eq!(image["decision"], "fail", "{case} / {mode}");
             assert_ne!(image["signature_status"], "verified", "{case} / {mode}");
-            dispatches += usize::from(mode == "auto_update");
-            assert_eq!(
-                github.requests().len(),
-                dispatches,
-                "{case} / {mode}: dispatch only in auto_update"
-            );
-        }
+        });
     }
 }
 
