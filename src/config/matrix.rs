@@ -460,8 +460,8 @@ fn decode_signer(node: &Node, d: &mut Decoder) -> Option<Signer> {
 
 /// A keyless `identity`, matched against the whole certificate identity (it is anchored: a
 /// pattern that names one workflow must not also accept a longer URL that merely contains it).
-pub fn identity_pattern(identity: &str) -> Result<regex::Regex, regex::Error> {
-    regex::Regex::new(&format!("^(?:{identity})$"))
+pub fn identity_pattern(identity: &str) -> Result<regex_lite::Regex, regex_lite::Error> {
+    regex_lite::Regex::new(&format!("^(?:{identity})$"))
 }
 
 /// An entry whose rendered tag is not a valid tag is reported against the entry.

@@ -47,7 +47,7 @@ impl TrustRoot {
 /// Who may sign: an identity pattern and an issuer (keyless), or a public key (keyed bundles).
 pub enum Expected<'a> {
     Identity {
-        identity: &'a regex::Regex,
+        identity: &'a regex_lite::Regex,
         issuer: &'a str,
     },
     Key(&'a str),

@@ -144,7 +144,7 @@ enum Expect {
         pem: String,
     },
     Identity {
-        pattern: regex::Regex,
+        pattern: regex_lite::Regex,
         issuer: String,
     },
 }
