@@ -4,6 +4,7 @@ pub mod auth;
 mod blobs;
 mod client;
 mod error;
+mod token;
 
 pub use auth::{CredentialPresence, CredentialSource, Credentials, Secret};
 pub use blobs::BlobStream;

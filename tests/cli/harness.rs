@@ -604,7 +604,9 @@ pub fn forward(registry: &str, request: &Request) -> Response {
 // The token issuer
 
 /// Issues ES256 JWTs with an `x5c` header for registries configured with `Auth::Token`, for
-/// one user. Counts token requests.
+/// one user: `GET` with Basic credentials (the docker token flow), or `POST` of the OAuth2
+/// refresh-token grant whose refresh token is `refresh-<password>` (identity tokens). Counts
+/// token requests.
 pub fn token_issuer(pki: &Pki, user: &'static str, password: &'static str) -> TestServer {
     use p256::ecdsa::{Signature, SigningKey, signature::Signer};
     use p256::pkcs8::DecodePrivateKey;
@@ -617,18 +619,38 @@ pub fn token_issuer(pki: &Pki, user: &'static str, password: &'static str) -> Te
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     );
+    let refresh = format!("refresh-{password}");
     TestServer::start(move |request| {
-        if request.header("authorization") != Some(expected.as_str()) {
+        let form = if request.method == "POST" {
+            String::from_utf8_lossy(&request.body).into_owned()
+        } else {
+            request
+                .path
+                .split_once('?')
+                .map_or("", |(_, q)| q)
+                .to_owned()
+        };
+        let field = |name: &str| {
+            form.split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .map(|v| {
+                    v.replace("%3A", ":")
+                        .replace("%2F", "/")
+                        .replace("%2C", ",")
+                        .replace('+', " ")
+                })
+        };
+        let allowed = if request.method == "POST" {
+            field("grant_type").as_deref() == Some("refresh_token")
+                && field("refresh_token") == Some(refresh.clone())
+                && field("client_id").is_some()
+        } else {
+            request.header("authorization") == Some(expected.as_str())
+        };
+        if !allowed {
             return Some(Response::new(401, r#"{"details":"bad credentials"}"#));
         }
-        let query = request.path.split_once('?').map_or("", |(_, q)| q);
-        let scope = query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("scope="))
-            .unwrap_or("")
-            .replace("%3A", ":")
-            .replace("%2F", "/")
-            .replace("%2C", ",");
+        let scope = field("scope").unwrap_or_default();
         let access: Vec<serde_json::Value> = scope
             .split(' ')
             .filter_map(|s| {
@@ -653,7 +675,12 @@ pub fn token_issuer(pki: &Pki, user: &'static str, password: &'static str) -> Te
         Some(
             Response::new(
                 200,
-                serde_json::json!({"token": token, "expires_in": 300}).to_string(),
+                if request.method == "POST" {
+                    serde_json::json!({"access_token": token, "expires_in": 300, "scope": scope})
+                } else {
+                    serde_json::json!({"token": token, "expires_in": 300})
+                }
+                .to_string(),
             )
             .header("Content-Type", "application/json"),
         )

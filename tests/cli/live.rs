@@ -289,8 +289,9 @@ fn htpasswd_basic_auth_reads_the_docker_config() {
     assert!(!run.stderr.contains("s3cret-basic"));
 }
 
-#[test]
-fn token_auth_with_a_jwt_issuer_asks_once_per_scope() {
+/// A registry behind the ES256 token issuer (user `ci`, password `t0ken-pass`) holding two
+/// images, and a workspace whose matrix pins both.
+fn token_registry() -> (Pki, TestServer, Registry, TestContext) {
     let pki = Pki::new();
     let issuer = token_issuer(&pki, "ci", "t0ken-pass");
     let registry = Registry::start(
@@ -323,6 +324,12 @@ fn token_auth_with_a_jwt_issuer_asks_once_per_scope() {
         entry("6.4.4", "ubuntu-20.04", &b, "2026-12-01")
     );
     let ctx = TestContext::with_image(&format!("{}/rocm/dev", registry.host), None, &entries, "");
+    (pki, issuer, registry, ctx)
+}
+
+#[test]
+fn token_auth_with_a_jwt_issuer_asks_once_per_scope() {
+    let (_pki, issuer, registry, ctx) = token_registry();
     let run = ctx.run(&["verify"]);
     assert_eq!(run.code, 2, "anonymous is refused by the issuer");
     assert!(
@@ -352,6 +359,78 @@ fn token_auth_with_a_jwt_issuer_asks_once_per_scope() {
         ours[0].path.contains("service=test-registry"),
         "{}",
         ours[0].path
+    );
+}
+
+#[test]
+fn identity_tokens_are_exchanged_with_the_refresh_token_grant() {
+    let (_pki, issuer, registry, mut ctx) = token_registry();
+    // From the Docker config (`docker login` with an identity token) ...
+    ctx.write(
+        ".docker-config/config.json",
+        &serde_json::json!({"auths": {&registry.host: {"identitytoken": "refresh-t0ken-pass"}}})
+            .to_string(),
+    );
+    let run = ctx.run(&["verify"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let grant = issuer.requests().last().cloned().unwrap();
+    assert_eq!(grant.method, "POST");
+    let body = String::from_utf8(grant.body.clone()).unwrap();
+    for field in [
+        "grant_type=refresh_token",
+        "refresh_token=refresh-t0ken-pass",
+        "client_id=rocforge-ci",
+        "service=test-registry",
+        "scope=repository%3Arocm%2Fdev%3Apull",
+    ] {
+        assert!(body.contains(field), "{field} in {body}");
+    }
+    assert!(
+        !grant.path.contains("refresh"),
+        "the token travels in the body, not the URL: {}",
+        grant.path
+    );
+    assert!(!run.stdout.contains("refresh-t0ken") && !run.stderr.contains("refresh-t0ken"));
+
+    // ... and from a credential helper that answers with the `<token>` user name.
+    let bin = tempfile::tempdir().unwrap();
+    let helper = bin.path().join("docker-credential-rftest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread -r server\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"<token>\",\"Secret\":\"refresh-t0ken-pass\"}' \"$server\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    ctx.write(
+        ".docker-config/config.json",
+        &serde_json::json!({"credHelpers": {&registry.host: "rftest"}}).to_string(),
+    );
+    ctx.set(
+        "PATH",
+        &format!(
+            "{}:{}",
+            bin.path().display(),
+            std::env::var("PATH").unwrap()
+        ),
+    );
+    let before = issuer.requests().len();
+    let run = ctx.run(&["verify"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ours = &issuer.requests()[before..];
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(ours[0].method, "POST");
+
+    // A refresh token the issuer does not know is a clear 401, not a crash.
+    ctx.write(
+        ".docker-config/config.json",
+        &serde_json::json!({"auths": {&registry.host: {"identitytoken": "stale"}}}).to_string(),
+    );
+    let run = ctx.run(&["verify"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("token service answered 401"),
+        "{}",
+        run.stderr
     );
 }
 
