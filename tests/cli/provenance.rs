@@ -159,6 +159,19 @@ pub fn keep_and_check_offline(s: Setup) -> (TestContext, &'static str, serde_jso
     (s.ctx, stored, material)
 }
 
+/// With `tampered` stored as the material, the offline bootstrap refuses it (exit 3).
+pub fn refuses_tampered_material(ctx: &TestContext, stored: &str, tampered: &serde_json::Value) {
+    ctx.write(stored, &tampered.to_string());
+    let run = ctx.run(&["offline-bootstrap"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error[signature-invalid]: 6.4.4/ubuntu-22.04: stored signature is invalid"),
+        "{}",
+        run.stderr
+    );
+}
+
 fn status(ctx: &TestContext) -> (String, String) {
     let report = ctx.json("build/rocm_provenance.json");
     let image = &report["images"][0];
@@ -382,13 +395,5 @@ fn cache_build_keeps_the_signature_so_offline_runs_can_check_it() {
     let mut tampered = material.clone();
     let forged = simple_signing(&reference, &format!("sha256:{}", "f".repeat(64)));
     tampered["signatures"][0][0] = serde_json::Value::String(B64.encode(forged));
-    ctx.write(stored, &tampered.to_string());
-    let run = ctx.run(&["offline-bootstrap"]);
-    assert_eq!(run.code, 3, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("error[signature-invalid]: 6.4.4/ubuntu-22.04: stored signature is invalid"),
-        "{}",
-        run.stderr
-    );
+    refuses_tampered_material(&ctx, stored, &tampered);
 }
