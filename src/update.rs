@@ -188,12 +188,16 @@ pub fn edited(
         edit.set(&change.version, &change.os, "added", &date)?;
     }
     for change in &plan.added {
-        edit.add_entry(&[
-            ("version", &change.version),
-            ("os", &change.os),
-            ("digest", &change.new),
-            ("added", &date),
-        ])?;
+        // The new release keeps the signer its predecessor named (the one `signed` checked).
+        edit.add_entry(
+            &[
+                ("version", &change.version),
+                ("os", &change.os),
+                ("digest", &change.new),
+                ("added", &date),
+            ],
+            &["provenance"],
+        )?;
     }
     Ok(edit.finish(relative)?)
 }

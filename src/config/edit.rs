@@ -134,8 +134,11 @@ impl MatrixEdit {
         }
     }
 
-    /// Appends an entry after the last one, laid out like the first one.
-    pub fn add_entry(&mut self, fields: &[(&str, &str)]) -> Result<(), EditError> {
+    /// Appends an entry after the last one, laid out like the first one. `carry` names fields
+    /// (such as `provenance`) copied, nested lines and all, from the newest entry with the same
+    /// `os`, so that a new release keeps the signer its predecessor named.
+    pub fn add_entry(&mut self, fields: &[(&str, &str)], carry: &[&str]) -> Result<(), EditError> {
+        let carried = self.carried(fields, carry)?;
         let images = self.images()?;
         let first = &images[0];
         let last = images.last().expect("non-empty");
@@ -163,6 +166,13 @@ impl MatrixEdit {
             block.push_str(self.newline);
             block.push_str(&format!("{prefix}{key}: {}", render(value, style)));
         }
+        for (indent, lines) in carried {
+            for line in lines {
+                block.push_str(self.newline);
+                block.push_str(&continuation);
+                block.push_str(line.strip_prefix(&indent).unwrap_or(&line));
+            }
+        }
         let at = line_end(&self.text, last_scalar_end(last));
         self.splices.push(Splice {
             at,
@@ -170,6 +180,47 @@ impl MatrixEdit {
             insert: block,
         });
         Ok(())
+    }
+
+    /// The text of each `carry` field of the newest entry sharing `fields`' `os`: the field's
+    /// own indentation and its lines (the first without that indentation).
+    fn carried(
+        &self,
+        fields: &[(&str, &str)],
+        carry: &[&str],
+    ) -> Result<Vec<(String, Vec<String>)>, EditError> {
+        let Some(os) = fields.iter().find(|(k, _)| *k == "os").map(|(_, v)| *v) else {
+            return Ok(Vec::new());
+        };
+        let newest = self
+            .images()?
+            .iter()
+            .filter(|n| get(n, "os").and_then(Node::as_scalar) == Some(os))
+            .max_by_key(|n| {
+                get(n, "version")
+                    .and_then(Node::as_scalar)
+                    .and_then(|v| crate::version::Version::parse(v).ok())
+            });
+        let Some(Node {
+            value: Value::Map(entries),
+            ..
+        }) = newest
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(entries
+            .iter()
+            .filter(|e| e.key.as_scalar().is_some_and(|k| carry.contains(&k)))
+            .map(|e| {
+                let end = line_end(&self.text, last_scalar_end(&e.value).max(e.key.span.end));
+                let indent = " ".repeat(e.key.span.column - 1);
+                let lines = self.text[e.key.span.start..end]
+                    .split('\n')
+                    .map(|l| l.trim_end_matches('\r').to_owned())
+                    .collect();
+                (indent, lines)
+            })
+            .collect())
     }
 
     /// The edited text, validated as a matrix (`path` names it in messages).
@@ -303,14 +354,42 @@ mod tests {
     }
 
     #[test]
+    fn a_new_entry_carries_the_signer_of_the_newest_entry_of_its_os() {
+        let text = format!(
+            "rocm:\r\n  image: ghcr.io/rocm/dev\r\n  images:\r\n  - version: '6.4.3'\r\n    os: ubuntu-22.04\r\n    digest: {HEX_A}\r\n    added: 2025-01-01\r\n    provenance:\r\n      key: ci/old.pub\r\n  - version: '6.4.4'\r\n    os: ubuntu-22.04\r\n    digest: {HEX_A}\r\n    added: 2025-02-01\r\n    provenance:   # the release workflow\r\n      identity: 'https://github\\.com/rocm/.+'\r\n      issuer: https://token.actions.githubusercontent.com\r\n"
+        );
+        let mut edit = MatrixEdit::new(&text).unwrap();
+        edit.add_entry(
+            &[
+                ("version", "6.4.10"),
+                ("os", "ubuntu-22.04"),
+                ("digest", HEX_B),
+                ("added", "2026-12-03"),
+            ],
+            &["provenance"],
+        )
+        .unwrap();
+        let out = edit.finish(Path::new("m.yml")).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "{text}  - version: '6.4.10'\r\n    os: ubuntu-22.04\r\n    digest: {HEX_B}\r\n    added: 2026-12-03\r\n    provenance:   # the release workflow\r\n      identity: 'https://github\\.com/rocm/.+'\r\n      issuer: https://token.actions.githubusercontent.com\r\n"
+            )
+        );
+    }
+
+    #[test]
     fn appends_entries_in_the_style_of_the_first() {
         let mut edit = MatrixEdit::new(MATRIX).unwrap();
-        edit.add_entry(&[
-            ("version", "6.4.10"),
-            ("os", "ubuntu-24.04"),
-            ("digest", HEX_B),
-            ("added", "2026-12-03"),
-        ])
+        edit.add_entry(
+            &[
+                ("version", "6.4.10"),
+                ("os", "ubuntu-24.04"),
+                ("digest", HEX_B),
+                ("added", "2026-12-03"),
+            ],
+            &["provenance"],
+        )
         .unwrap();
         let out = edit.finish(Path::new("m.yml")).unwrap();
         let added = format!(

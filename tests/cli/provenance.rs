@@ -376,6 +376,16 @@ fn update_never_records_a_digest_whose_signature_fails() {
         after.starts_with(&before[..before.len() - 1]),
         "the existing entry is untouched"
     );
+    assert!(
+        after.ends_with(&format!(
+            "digest: \"{signed}\"\n      added: 2026-12-03\n      provenance:\n        key: ci/provenance_keys/rocm.pub\n"
+        )),
+        "the new entry keeps the signer it was verified with: {after}"
+    );
+    // So the new pin verifies as it stands in the matrix.
+    let run = s.ctx.run(&["verify", &format!("{reference}@{signed}")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("signature verified"), "{}", run.stderr);
 }
 
 #[test]
