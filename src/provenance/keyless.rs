@@ -13,7 +13,7 @@ use std::path::Path;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
-use sigstore_verify::types::{Bundle, DerPublicKey, Sha256Hash};
+use sigstore_verify::types::{Artifact, Bundle, DerPublicKey, Sha256Hash};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, Verifier};
 
 use crate::reference::Digest;
@@ -86,27 +86,21 @@ pub fn verify_bundle(
 ) -> Result<Verified, String> {
     let bundle =
         Bundle::from_json(bundle_json).map_err(|e| format!("not a Sigstore bundle: {e}"))?;
-    let result = match (&subject, expected) {
-        (Subject::Image(digest), Expected::Identity { .. }) => root.verifier.verify(
-            Sha256Hash::from_hex(digest.hex()).map_err(|e| e.to_string())?,
-            &bundle,
-            &VerificationPolicy::any_identity(),
-        ),
-        (Subject::Payload(payload), Expected::Identity { .. }) => {
+    let artifact: Artifact<'_> = match subject {
+        Subject::Image(digest) => Sha256Hash::from_hex(digest.hex())
+            .map_err(|e| e.to_string())?
+            .into(),
+        Subject::Payload(payload) => payload.into(),
+    };
+    let result = match expected {
+        Expected::Identity { .. } => {
             root.verifier
-                .verify(*payload, &bundle, &VerificationPolicy::any_identity())
+                .verify(artifact, &bundle, &VerificationPolicy::any_identity())
         }
-        (subject, Expected::Key(pem)) => {
+        Expected::Key(pem) => {
             let key = DerPublicKey::from_pem(pem).map_err(|e| format!("the key: {e}"))?;
-            let policy = PublicKeyVerificationPolicy::new(key);
-            match subject {
-                Subject::Image(digest) => root.verifier.verify(
-                    Sha256Hash::from_hex(digest.hex()).map_err(|e| e.to_string())?,
-                    &bundle,
-                    &policy,
-                ),
-                Subject::Payload(payload) => root.verifier.verify(*payload, &bundle, &policy),
-            }
+            root.verifier
+                .verify(artifact, &bundle, &PublicKeyVerificationPolicy::new(key))
         }
     }
     .map_err(|e| e.to_string())?;

@@ -29,7 +29,10 @@ pub(super) enum Expect {
 /// What verifies an entry's artefacts: its signer and, for bundles, the trust root.
 pub(super) struct Verifiers {
     pub(super) expect: Expect,
-    trust: Result<keyless::TrustRoot, String>,
+    /// The trust root file (as found, as named in the policy), read when the first bundle
+    /// needs it, or at once for a keyless signer.
+    trust_root: (std::path::PathBuf, std::path::PathBuf),
+    trust: std::cell::OnceCell<Result<keyless::TrustRoot, String>>,
 }
 
 impl Verifiers {
@@ -70,10 +73,15 @@ impl Verifiers {
             }
             None => Expect::Nobody,
         };
-        let path = &policy.trusted_root;
-        let trust = keyless::TrustRoot::load(&workspace.path(path))
-            .map_err(|why| format!("trust root {}: {why}", path.display()));
-        if let (Expect::Identity { .. }, Err(why)) = (&expect, &trust) {
+        let verifiers = Self {
+            expect,
+            trust_root: (
+                workspace.path(&policy.trusted_root),
+                policy.trusted_root.clone(),
+            ),
+            trust: std::cell::OnceCell::new(),
+        };
+        if let (Expect::Identity { .. }, Err(why)) = (&verifiers.expect, verifiers.trust()) {
             findings.push(
                 Finding::new(
                     Code::ConfigInvalid,
@@ -82,7 +90,15 @@ impl Verifiers {
                 .about(subject.to_owned()),
             );
         }
-        Self { expect, trust }
+        verifiers
+    }
+
+    fn trust(&self) -> &Result<keyless::TrustRoot, String> {
+        self.trust.get_or_init(|| {
+            let (path, named) = &self.trust_root;
+            keyless::TrustRoot::load(path)
+                .map_err(|why| format!("trust root {}: {why}", named.display()))
+        })
     }
 
     pub(super) fn configured(&self) -> bool {
@@ -103,7 +119,7 @@ impl Verifiers {
                 issuer,
             },
         };
-        let trust = match &self.trust {
+        let trust = match self.trust() {
             Ok(trust) => trust,
             Err(why) => return Outcome::Unverifiable(why.clone()),
         };

@@ -177,17 +177,7 @@ impl Client {
     /// The digest a reference resolves to now: HEAD, or GET and hash when the registry sends
     /// no `Docker-Content-Digest`.
     pub async fn manifest_digest(&self, reference: &Reference) -> Result<Digest, RegistryError> {
-        let response = self
-            .send_repo(
-                Method::HEAD,
-                reference,
-                &manifest_suffix(reference),
-                &scope(reference),
-                Some(MANIFEST_TYPES),
-            )
-            .await?;
-        let url = response.url().to_string();
-        check_status(&response, &url, "manifest")?;
+        let (response, url) = self.send_manifest(Method::HEAD, reference).await?;
         match header_digest(response.headers(), &url)? {
             Some(digest) => {
                 if let Some(asked) = reference.digest()
@@ -205,12 +195,15 @@ impl Client {
         }
     }
 
-    /// The manifest's raw bytes. By digest, the bytes must hash to it; by tag, a
-    /// `Docker-Content-Digest` header must agree with them.
-    pub async fn manifest(&self, reference: &Reference) -> Result<FetchedManifest, RegistryError> {
+    /// A manifest request (HEAD or GET) accepting every manifest type, its status checked.
+    async fn send_manifest(
+        &self,
+        method: Method,
+        reference: &Reference,
+    ) -> Result<(reqwest::Response, String), RegistryError> {
         let response = self
             .send_repo(
-                Method::GET,
+                method,
                 reference,
                 &manifest_suffix(reference),
                 &scope(reference),
@@ -219,6 +212,13 @@ impl Client {
             .await?;
         let url = response.url().to_string();
         check_status(&response, &url, "manifest")?;
+        Ok((response, url))
+    }
+
+    /// The manifest's raw bytes. By digest, the bytes must hash to it; by tag, a
+    /// `Docker-Content-Digest` header must agree with them.
+    pub async fn manifest(&self, reference: &Reference) -> Result<FetchedManifest, RegistryError> {
+        let (response, url) = self.send_manifest(Method::GET, reference).await?;
         let media_type = content_type(response.headers());
         let claimed = header_digest(response.headers(), &url)?;
         let bytes = read_limited(response, &url, self.options.max_manifest_bytes).await?;
